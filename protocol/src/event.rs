@@ -1,0 +1,98 @@
+//! The events a store journals. Each variant is one state change.
+//!
+//! Variants are encoded by position: append new variants at the end, never reorder or remove.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{PairingId, TokenId};
+use crate::time::Timestamp;
+
+/// What a LAN client may do. Checked by the daemon on every authenticated request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sells, looks up, prints.
+    Associate,
+    /// Everything an associate does, plus approvals, overrides, pay-outs, pairing.
+    Manager,
+    /// Devices, diagnostics, the journal and metrics.
+    Technician,
+}
+
+impl Role {
+    /// Every role, in a fixed order.
+    pub const ALL: [Role; 3] = [Role::Associate, Role::Manager, Role::Technician];
+
+    /// The name used in configuration, the API and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Associate => "associate",
+            Role::Manager => "manager",
+            Role::Technician => "technician",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role {s:?} (expected associate, manager or technician)"))
+    }
+}
+
+/// Who caused a state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    /// A LAN client authenticated with this token.
+    Token(TokenId),
+    /// The local administration socket (root on the box).
+    Admin,
+    /// The device itself, before it holds a token (the pairing handshake).
+    Device,
+}
+
+/// A state change in the store. The journal holds these inside an [`crate::Envelope`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A device asked to pair. Its token is inactive until a manager approves the code.
+    PairingRequested {
+        pairing: PairingId,
+        /// Short code shown to the manager, six decimal digits.
+        code: String,
+        device_name: String,
+        /// SHA-256 of the bearer token the device will use; the token itself is never stored.
+        token_hash: [u8; 32],
+        expires_at: Timestamp,
+    },
+    /// A manager approved a pairing; its token becomes active with this role.
+    PairingApproved { pairing: PairingId, role: Role, by: Actor },
+    /// A manager refused a pairing; its token never becomes active.
+    PairingRejected { pairing: PairingId, by: Actor },
+    /// A token was issued directly (administration socket).
+    TokenIssued { token: TokenId, role: Role, label: String, token_hash: [u8; 32], by: Actor },
+    /// A token was revoked; requests carrying it answer 401 from now on.
+    TokenRevoked { token: TokenId, by: Actor },
+}
+
+impl Event {
+    /// A short stable name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::PairingRequested { .. } => "pairing_requested",
+            Event::PairingApproved { .. } => "pairing_approved",
+            Event::PairingRejected { .. } => "pairing_rejected",
+            Event::TokenIssued { .. } => "token_issued",
+            Event::TokenRevoked { .. } => "token_revoked",
+        }
+    }
+}

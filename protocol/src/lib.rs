@@ -1,0 +1,36 @@
+//! Wire and domain messages of the store edge appliance.
+//!
+//! Everything here is plain data: no I/O, no clocks, no randomness. The daemon, the cloud bridge
+//! and the tests all speak these types.
+//!
+//! # Layout
+//! - [`ids`]: identifiers (store, event, token, pairing) and their validation.
+//! - [`money`]: [`Money`], integer minor units plus an ISO 4217 currency, checked arithmetic.
+//! - [`time`]: [`Timestamp`], milliseconds since the Unix epoch (UTC).
+//! - [`event`]: [`Event`], every state change the store journals.
+//! - [`envelope`]: [`Envelope`] and its versioned postcard codec ([`Envelope::encode`],
+//!   [`Envelope::decode`]).
+//! - [`topics`]: every MQTT topic name, built in one place.
+//!
+//! # Compatibility
+//! The envelope starts with a magic byte and a schema version. A decoder refuses versions newer
+//! than it knows with [`DecodeError::FutureVersion`] instead of misreading them. New event
+//! variants are only ever appended at the end of [`Event`], so older encodings keep their
+//! meaning; golden byte vectors under `tests/golden/` pin the wire format.
+//!
+//! # Current limitations
+//! - Only schema version 1 exists; the decoder is written to dispatch on the version so that a
+//!   version 2 body can be added beside it.
+
+pub mod envelope;
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod time;
+pub mod topics;
+
+pub use envelope::{DecodeError, Envelope, SCHEMA_VERSION};
+pub use event::{Event, Role};
+pub use ids::{EventId, IdError, PairingId, StoreId, TokenId};
+pub use money::{Currency, Money, MoneyError};
+pub use time::Timestamp;
