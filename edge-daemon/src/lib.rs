@@ -1,1 +1,6 @@
-//! x
+//! The store edge daemon.
+//!
+//! # Layout
+//! - [`store`]: the only code that calls sled: the journal, projections, idempotency records,
+//!   group commit, layout versions and `verify`.
+pub mod store;

@@ -1,0 +1,533 @@
+//! The store: the only code in the workspace that calls sled.
+//!
+//! # Layout on disk
+//! `<data>/sled/` holds one sled database with these trees:
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `meta` | `layout_version`, `store_id`, `next_seq` | big-endian integers, UTF-8 |
+//! | `journal` | sequence, `u64` big-endian | an encoded [`protocol::Envelope`] |
+//! | `idem` | scope, `0x00`, client key | [`idempotency::IdemRecord`], postcard |
+//! | `idem_by_time` | time (`i64` BE), scoped key | empty; lets old keys expire in order |
+//! | `tokens`, `token_ids`, `pairings`, `pairing_codes` | see [`projection`] | projections |
+//!
+//! # Writing
+//! [`Store::write`] is the one way to change state. Under the writer lock it checks the
+//! idempotency key, lets the caller decide on events against the current projections, and then,
+//! in **one sled transaction**, appends the events with gap-free sequence numbers, applies them
+//! to the projections and records the idempotency key. Only after a flush that covers the
+//! transaction does it return: a returned write is durable. Concurrent writers share flushes
+//! through [`group_commit::GroupCommit`], so 64 writers do not cost 64 fsyncs.
+//!
+//! sled's own flush writes with `sync_file_range`, which does not flush the drive's cache or the
+//! file's metadata; the store follows it with `fdatasync` on sled's data file, so that an
+//! acknowledged write survives a power cut as well as a crash.
+
+pub mod group_commit;
+pub mod idempotency;
+pub mod projection;
+pub mod verify;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use protocol::{Envelope, Event, EventId, StoreId, Timestamp};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use self::group_commit::GroupCommit;
+pub use self::idempotency::{IdemRecord, IdemRequest};
+pub use self::projection::{PairingRecord, PairingState, Reader, TokenRecord};
+
+/// The on-disk layout this build writes. Older layouts are migrated on open; newer are refused.
+pub const LAYOUT_VERSION: u32 = 2;
+
+const META_LAYOUT: &[u8] = b"layout_version";
+const META_STORE: &[u8] = b"store_id";
+const META_NEXT_SEQ: &[u8] = b"next_seq";
+
+/// sled settings, sized for a small box rather than a share of the database.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Page cache size in MiB. sled otherwise grows toward the database size.
+    pub cache_capacity_mib: u64,
+    /// Compress pages with zstd: smaller on disk, more CPU per write.
+    pub use_compression: bool,
+    /// How long an idempotency key is remembered, in hours.
+    pub idempotency_retention_hours: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            cache_capacity_mib: 64,
+            use_compression: false,
+            idempotency_retention_hours: 168,
+        }
+    }
+}
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database in {path}: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error(
+        "the data in {path} has layout version {found}, newer than this build's {LAYOUT_VERSION}; \
+         run a newer edge-daemon or restore a backup"
+    )]
+    FutureLayout { path: PathBuf, found: u32 },
+    #[error("the data in {path} belongs to store {found:?}, not {expected:?}")]
+    WrongStore {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("cannot sync {path} to disk: {source}")]
+    Sync {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("corrupt {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+/// Why a [`Store::write`] did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError<E> {
+    /// The caller's decision function refused the request; nothing was written.
+    #[error("rejected")]
+    Rejected(E),
+    /// The idempotency key was used before for a different request.
+    #[error("idempotency key reused for a different request")]
+    IdempotencyConflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the caller's decision function returns: the events to append and the response to
+/// remember under the idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub events: Vec<Event>,
+    pub response: Vec<u8>,
+}
+
+/// The result of a successful [`Store::write`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The events were appended; `last_seq` is the sequence of the last one (0 if none).
+    Committed { response: Vec<u8>, last_seq: u64 },
+    /// The idempotency key was seen before with the same request: its first answer.
+    Replayed { response: Vec<u8> },
+}
+
+impl WriteOutcome {
+    /// The response bytes, whether new or replayed.
+    pub fn response(&self) -> &[u8] {
+        match self {
+            WriteOutcome::Committed { response, .. } | WriteOutcome::Replayed { response } => {
+                response
+            }
+        }
+    }
+}
+
+/// Counters of the store since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    pub journal_len: u64,
+    pub last_seq: u64,
+}
+
+/// The store of one box. Cheap to clone; all clones share one database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    store_id: StoreId,
+    db: sled::Db,
+    meta: sled::Tree,
+    journal: sled::Tree,
+    trees: projection::Trees,
+    idem: sled::Tree,
+    idem_by_time: sled::Tree,
+    /// Serialises writers: decisions see every earlier write, and sequences stay gap-free.
+    writer: Mutex<()>,
+    flusher: GroupCommit,
+    /// sled's data file, synced with fdatasync after sled's own flush.
+    data_file: File,
+    settings: StoreSettings,
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Timestamp(ms)
+}
+
+impl Store {
+    /// Opens (or creates) the store under `data_dir`, migrating an older layout.
+    ///
+    /// Fails if another process holds the database, if the layout is newer than this build, or
+    /// if the data belongs to another store.
+    pub fn open(
+        data_dir: &Path,
+        store_id: &StoreId,
+        settings: &StoreSettings,
+    ) -> Result<Store, StoreError> {
+        let path = data_dir.join("sled");
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(settings.cache_capacity_mib.saturating_mul(1024 * 1024))
+            .use_compression(settings.use_compression)
+            .mode(sled::Mode::LowSpace)
+            // Durability comes from explicit flushes at commit, never from a timer.
+            .flush_every_ms(None)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let meta = db.open_tree("meta")?;
+        let found_store = meta.get(META_STORE)?;
+        match found_store {
+            Some(raw) if raw.as_ref() != store_id.as_str().as_bytes() => {
+                return Err(StoreError::WrongStore {
+                    path,
+                    found: String::from_utf8_lossy(&raw).into_owned(),
+                    expected: store_id.to_string(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                meta.insert(META_STORE, store_id.as_str().as_bytes())?;
+            }
+        }
+        let layout = read_u32(&meta, META_LAYOUT)?;
+        match layout {
+            Some(v) if v > LAYOUT_VERSION => {
+                return Err(StoreError::FutureLayout { path, found: v });
+            }
+            Some(v) if v < LAYOUT_VERSION => {
+                migrate(&db, v)?;
+            }
+            Some(_) => {}
+            None => {
+                meta.insert(META_LAYOUT, &LAYOUT_VERSION.to_be_bytes())?;
+            }
+        }
+        db.flush()?;
+        let data_file_path = path.join("db");
+        let data_file = File::open(&data_file_path).map_err(|source| StoreError::Sync {
+            path: data_file_path,
+            source,
+        })?;
+        let inner = Inner {
+            journal: db.open_tree("journal")?,
+            trees: projection::Trees::open(&db)?,
+            idem: db.open_tree("idem")?,
+            idem_by_time: db.open_tree("idem_by_time")?,
+            meta,
+            db,
+            path,
+            store_id: store_id.clone(),
+            writer: Mutex::new(()),
+            flusher: GroupCommit::default(),
+            data_file,
+            settings: settings.clone(),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The store this database belongs to.
+    pub fn store_id(&self) -> &StoreId {
+        &self.inner.store_id
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Read access to the projections.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader::new(&self.inner.trees)
+    }
+
+    /// The one way to change state. See the module docs for the steps.
+    ///
+    /// `decide` sees the projections as they are after every earlier write and returns the
+    /// events to append with the response to remember, or refuses with its own error, in which
+    /// case nothing is written.
+    pub fn write<E>(
+        &self,
+        idem: Option<&IdemRequest>,
+        decide: impl FnOnce(&Reader<'_>) -> Result<Planned, E>,
+    ) -> Result<WriteOutcome, WriteError<E>> {
+        let inner = &*self.inner;
+        let outcome = {
+            let _guard = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(req) = idem {
+                if let Some(rec) = self.idem_lookup(req)? {
+                    if rec.fingerprint != req.fingerprint {
+                        return Err(WriteError::IdempotencyConflict);
+                    }
+                    // The first answer may still be in flight to disk if its writer crashed
+                    // between commit and flush; flushing here keeps "2xx means durable" true.
+                    drop(_guard);
+                    self.flush()?;
+                    return Ok(WriteOutcome::Replayed {
+                        response: rec.response,
+                    });
+                }
+            }
+            let planned = decide(&self.reader()).map_err(WriteError::Rejected)?;
+            self.commit(idem, planned)?
+        };
+        self.flush()?;
+        Ok(outcome)
+    }
+
+    fn idem_lookup(&self, req: &IdemRequest) -> Result<Option<IdemRecord>, StoreError> {
+        match self.inner.idem.get(req.scoped_key())? {
+            Some(raw) => IdemRecord::decode(&raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Appends, projects and records the key in one transaction. Caller holds the writer lock.
+    fn commit(
+        &self,
+        idem: Option<&IdemRequest>,
+        planned: Planned,
+    ) -> Result<WriteOutcome, StoreError> {
+        let inner = &*self.inner;
+        let at = now();
+        let first_seq = read_u64(&inner.meta, META_NEXT_SEQ)?.unwrap_or(1);
+        let envelopes: Vec<Envelope> = planned
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Envelope {
+                store: inner.store_id.clone(),
+                seq: first_seq + i as u64,
+                id: EventId::random(),
+                at,
+                event,
+            })
+            .collect();
+        let encoded: Vec<Vec<u8>> = envelopes.iter().map(Envelope::encode).collect();
+        let next_seq = first_seq + envelopes.len() as u64;
+        let idem_value = IdemRecord {
+            fingerprint: idem.map(|r| r.fingerprint).unwrap_or_default(),
+            response: planned.response.clone(),
+            at,
+        }
+        .encode();
+        let trees = &inner.trees;
+        let result: Result<(), TransactionError<StoreError>> = (
+            &inner.meta,
+            &inner.journal,
+            &inner.idem,
+            &inner.idem_by_time,
+            &trees.tokens,
+            &trees.token_ids,
+            &trees.pairings,
+            &trees.pairing_codes,
+        )
+            .transaction(
+                |(meta, journal, idem_t, idem_time, tok, tok_ids, pair, codes)| {
+                    for (env, bytes) in envelopes.iter().zip(&encoded) {
+                        journal.insert(&env.seq.to_be_bytes(), bytes.as_slice())?;
+                        let mut view = projection::TxView {
+                            tokens: tok,
+                            token_ids: tok_ids,
+                            pairings: pair,
+                            pairing_codes: codes,
+                        };
+                        projection::apply(&mut view, env).map_err(abort_corrupt)?;
+                    }
+                    meta.insert(META_NEXT_SEQ, &next_seq.to_be_bytes())?;
+                    if let Some(req) = idem {
+                        let key = req.scoped_key();
+                        idem_t.insert(key.as_slice(), idem_value.as_slice())?;
+                        idem_time.insert(idempotency::time_key(at, &key), &[] as &[u8])?;
+                    }
+                    Ok(())
+                },
+            );
+        result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        })?;
+        metrics::counter!("journal_events_total").increment(envelopes.len() as u64);
+        Ok(WriteOutcome::Committed {
+            response: planned.response,
+            last_seq: next_seq - 1,
+        })
+    }
+
+    /// Makes every write committed before this call durable, sharing the flush with any
+    /// concurrent callers.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        inner.flusher.flush(|| {
+            let start = Instant::now();
+            inner.db.flush()?;
+            inner
+                .data_file
+                .sync_data()
+                .map_err(|source| StoreError::Sync {
+                    path: inner.path.join("db"),
+                    source,
+                })?;
+            metrics::histogram!("journal_flush_seconds").record(start.elapsed().as_secs_f64());
+            Ok(())
+        })
+    }
+
+    /// Journal entries with sequence greater than `after`, at most `limit` of them.
+    pub fn journal_after(&self, after: u64, limit: usize) -> Result<Vec<Envelope>, StoreError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.inner
+            .journal
+            .range(start..)
+            .take(limit)
+            .map(|item| {
+                let (_, v) = item?;
+                Envelope::decode(&v).map_err(|e| StoreError::Corrupt {
+                    what: "journal entry",
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Number of journal entries and the last sequence.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let next = read_u64(&self.inner.meta, META_NEXT_SEQ)?.unwrap_or(1);
+        Ok(StoreStats {
+            journal_len: self.inner.journal.len() as u64,
+            last_seq: next - 1,
+        })
+    }
+
+    /// Forgets idempotency keys older than the retention setting. Returns how many went.
+    pub fn expire_idempotency_keys(&self) -> Result<usize, StoreError> {
+        let retention_ms =
+            (self.inner.settings.idempotency_retention_hours as i64).saturating_mul(3_600_000);
+        let cutoff = now().plus_millis(-retention_ms);
+        let _guard = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut removed = 0;
+        for item in self
+            .inner
+            .idem_by_time
+            .range(..idempotency::time_bound(cutoff))
+        {
+            let (k, _) = item?;
+            let scoped = &k[8..];
+            let res: Result<(), TransactionError<()>> =
+                (&self.inner.idem, &self.inner.idem_by_time).transaction(|(idem, by_time)| {
+                    idem.remove(scoped)?;
+                    by_time.remove(k.as_ref())?;
+                    Ok(())
+                });
+            res.map_err(|e| match e {
+                TransactionError::Abort(()) => StoreError::Corrupt {
+                    what: "idempotency index",
+                    detail: "expiry aborted".into(),
+                },
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            })?;
+            removed += 1;
+        }
+        drop(_guard);
+        self.flush()?;
+        Ok(removed)
+    }
+
+    /// Checks the database is readable, for health checks.
+    pub fn health(&self) -> Result<(), StoreError> {
+        read_u32(&self.inner.meta, META_LAYOUT)?;
+        Ok(())
+    }
+}
+
+fn abort_corrupt(e: projection::ApplyError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(StoreError::Corrupt {
+        what: "projection",
+        detail: e.to_string(),
+    })
+}
+
+fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, StoreError> {
+    match tree.get(key)? {
+        None => Ok(None),
+        Some(v) => {
+            let arr: [u8; 8] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                what: "meta",
+                detail: format!(
+                    "{} is {} bytes, expected 8",
+                    String::from_utf8_lossy(key),
+                    v.len()
+                ),
+            })?;
+            Ok(Some(u64::from_be_bytes(arr)))
+        }
+    }
+}
+
+fn read_u32(tree: &sled::Tree, key: &[u8]) -> Result<Option<u32>, StoreError> {
+    match tree.get(key)? {
+        None => Ok(None),
+        Some(v) => {
+            let arr: [u8; 4] = v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                what: "meta",
+                detail: format!(
+                    "{} is {} bytes, expected 4",
+                    String::from_utf8_lossy(key),
+                    v.len()
+                ),
+            })?;
+            Ok(Some(u32::from_be_bytes(arr)))
+        }
+    }
+}
+
+/// Brings a layout of version `from` up to [`LAYOUT_VERSION`], one step at a time, each step in
+/// its own transaction that also bumps the version.
+fn migrate(db: &sled::Db, from: u32) -> Result<(), StoreError> {
+    let meta = db.open_tree("meta")?;
+    let mut version = from;
+    while version < LAYOUT_VERSION {
+        match version {
+            1 => idempotency::migrate_v1_to_v2(db, &meta)?,
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "layout version",
+                    detail: format!("no migration known from version {other}"),
+                })
+            }
+        }
+        version += 1;
+        tracing::info!(from = version - 1, to = version, "migrated store layout");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
