@@ -3,4 +3,7 @@
 //! # Layout
 //! - [`store`]: the only code that calls sled: the journal, projections, idempotency records,
 //!   group commit, layout versions and `verify`.
+pub mod auth;
+pub mod clock;
+pub mod config;
 pub mod store;

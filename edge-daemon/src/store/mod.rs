@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use protocol::{Envelope, Event, EventId, StoreId, Timestamp};
+use protocol::{Envelope, Event, EventId, StoreId};
+
+use crate::clock::now;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
@@ -167,14 +169,6 @@ struct Inner {
     /// sled's data file, synced with fdatasync after sled's own flush.
     data_file: File,
     settings: StoreSettings,
-}
-
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    Timestamp(ms)
 }
 
 impl Store {
