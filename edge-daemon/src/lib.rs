@@ -3,7 +3,12 @@
 //! # Layout
 //! - [`store`]: the only code that calls sled: the journal, projections, idempotency records,
 //!   group commit, layout versions and `verify`.
+pub mod admin;
+pub mod api;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod store;
+pub mod telemetry;

@@ -88,6 +88,8 @@ pub enum StoreError {
         found: String,
         expected: String,
     },
+    #[error("{path} holds no store yet; start the daemon once to create it")]
+    NotInitialised { path: PathBuf },
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),
     #[error("cannot sync {path} to disk: {source}")]
@@ -181,6 +183,26 @@ impl Store {
         store_id: &StoreId,
         settings: &StoreSettings,
     ) -> Result<Store, StoreError> {
+        Store::open_inner(data_dir, Some(store_id), settings)
+    }
+
+    /// Opens an existing store under `data_dir` as whichever store it belongs to (for the
+    /// technician's CLI, which may not know the store id).
+    pub fn open_existing(data_dir: &Path, settings: &StoreSettings) -> Result<Store, StoreError> {
+        let marker = data_dir.join("sled").join("conf");
+        if !marker.exists() {
+            return Err(StoreError::NotInitialised {
+                path: data_dir.to_owned(),
+            });
+        }
+        Store::open_inner(data_dir, None, settings)
+    }
+
+    fn open_inner(
+        data_dir: &Path,
+        want_store: Option<&StoreId>,
+        settings: &StoreSettings,
+    ) -> Result<Store, StoreError> {
         let path = data_dir.join("sled");
         let db = sled::Config::new()
             .path(&path)
@@ -196,19 +218,30 @@ impl Store {
             })?;
         let meta = db.open_tree("meta")?;
         let found_store = meta.get(META_STORE)?;
-        match found_store {
-            Some(raw) if raw.as_ref() != store_id.as_str().as_bytes() => {
-                return Err(StoreError::WrongStore {
-                    path,
-                    found: String::from_utf8_lossy(&raw).into_owned(),
-                    expected: store_id.to_string(),
-                });
-            }
-            Some(_) => {}
-            None => {
-                meta.insert(META_STORE, store_id.as_str().as_bytes())?;
-            }
-        }
+        let store_id =
+            match (found_store, want_store) {
+                (Some(raw), Some(want)) if raw.as_ref() != want.as_str().as_bytes() => {
+                    return Err(StoreError::WrongStore {
+                        path,
+                        found: String::from_utf8_lossy(&raw).into_owned(),
+                        expected: want.to_string(),
+                    });
+                }
+                (Some(raw), _) => StoreId::new(String::from_utf8_lossy(&raw).into_owned())
+                    .map_err(|e| StoreError::Corrupt {
+                        what: "store id",
+                        detail: e.to_string(),
+                    })?,
+                (None, Some(want)) => {
+                    meta.insert(META_STORE, want.as_str().as_bytes())?;
+                    want.clone()
+                }
+                (None, None) => {
+                    return Err(StoreError::NotInitialised {
+                        path: data_dir.to_owned(),
+                    })
+                }
+            };
         let layout = read_u32(&meta, META_LAYOUT)?;
         match layout {
             Some(v) if v > LAYOUT_VERSION => {
@@ -236,7 +269,7 @@ impl Store {
             meta,
             db,
             path,
-            store_id: store_id.clone(),
+            store_id,
             writer: Mutex::new(()),
             flusher: GroupCommit::default(),
             data_file,

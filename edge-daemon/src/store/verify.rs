@@ -14,7 +14,7 @@ pub struct VerifyReport {
     /// Journal entries replayed.
     pub events: u64,
     /// Entries per projection tree on disk.
-    pub projection_entries: Vec<(String, u64)>,
+    pub projection_entries: std::collections::BTreeMap<String, u64>,
     /// Problems found, in order; empty means the store is consistent.
     pub problems: Vec<String>,
     /// Problems past [`MAX_LISTED`] that were counted but not listed.

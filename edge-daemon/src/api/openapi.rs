@@ -1,0 +1,41 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{pairing, problem, system, tokens};
+
+/// The API description served at `/v1/openapi.json`.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Store edge daemon LAN API", description = "REST + JSON for in-store devices. \
+        Errors are application/problem+json. State-changing requests need an Idempotency-Key."),
+    paths(
+        system::health, system::whoami, system::modules, system::journal, system::metrics,
+        pairing::request, pairing::status, pairing::list, pairing::approve, pairing::reject,
+        tokens::list, tokens::revoke,
+    ),
+    components(schemas(problem::Problem)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "system",
+    responses((status = 200, description = "this document")))]
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
