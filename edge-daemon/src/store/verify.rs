@@ -120,7 +120,7 @@ impl Store {
             }
             report
                 .projection_entries
-                .push((p.name().to_owned(), have_count));
+                .insert(p.name().to_owned(), have_count);
         }
         Ok(report)
     }
