@@ -80,7 +80,10 @@ impl Envelope {
     /// Decodes bytes from anywhere (disk, broker, fuzzer). Never panics.
     pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
         if bytes.len() > MAX_ENCODED_LEN {
-            return Err(DecodeError::TooLarge { len: bytes.len(), max: MAX_ENCODED_LEN });
+            return Err(DecodeError::TooLarge {
+                len: bytes.len(),
+                max: MAX_ENCODED_LEN,
+            });
         }
         let (&magic, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
         if magic != MAGIC {
@@ -94,8 +97,11 @@ impl Envelope {
         if version < MIN_SCHEMA_VERSION {
             return Err(DecodeError::UnsupportedVersion { found: version });
         }
-        let (env, extra) = postcard::take_from_bytes::<Envelope>(body)
-            .map_err(|e| DecodeError::Body { version, reason: e.to_string() })?;
+        let (env, extra) =
+            postcard::take_from_bytes::<Envelope>(body).map_err(|e| DecodeError::Body {
+                version,
+                reason: e.to_string(),
+            })?;
         if !extra.is_empty() {
             return Err(DecodeError::TrailingBytes { extra: extra.len() });
         }

@@ -46,7 +46,9 @@ impl std::str::FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role {s:?} (expected associate, manager or technician)"))
+            .ok_or_else(|| {
+                format!("unknown role {s:?} (expected associate, manager or technician)")
+            })
     }
 }
 
@@ -75,11 +77,21 @@ pub enum Event {
         expires_at: Timestamp,
     },
     /// A manager approved a pairing; its token becomes active with this role.
-    PairingApproved { pairing: PairingId, role: Role, by: Actor },
+    PairingApproved {
+        pairing: PairingId,
+        role: Role,
+        by: Actor,
+    },
     /// A manager refused a pairing; its token never becomes active.
     PairingRejected { pairing: PairingId, by: Actor },
     /// A token was issued directly (administration socket).
-    TokenIssued { token: TokenId, role: Role, label: String, token_hash: [u8; 32], by: Actor },
+    TokenIssued {
+        token: TokenId,
+        role: Role,
+        label: String,
+        token_hash: [u8; 32],
+        by: Actor,
+    },
     /// A token was revoked; requests carrying it answer 401 from now on.
     TokenRevoked { token: TokenId, by: Actor },
 }
@@ -94,5 +106,80 @@ impl Event {
             Event::TokenIssued { .. } => "token_issued",
             Event::TokenRevoked { .. } => "token_revoked",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_display_and_from_str_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(role.to_string(), role.as_str());
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert_eq!(
+            Role::ALL.map(Role::as_str),
+            ["associate", "manager", "technician"]
+        );
+    }
+
+    #[test]
+    fn role_from_str_is_exact() {
+        for bad in [
+            "", "Manager", "MANAGER", " manager", "manager ", "admin", "tech",
+        ] {
+            let err = bad.parse::<Role>().unwrap_err();
+            assert!(err.contains("unknown role"), "{err}");
+        }
+    }
+
+    #[test]
+    fn role_json_uses_the_same_names() {
+        for role in Role::ALL {
+            let json = serde_json::to_string(&role).unwrap();
+            assert_eq!(json, format!("\"{role}\""));
+            assert_eq!(serde_json::from_str::<Role>(&json).unwrap(), role);
+        }
+    }
+
+    #[test]
+    fn kinds_are_distinct() {
+        let p = PairingId(uuid::Uuid::nil());
+        let t = TokenId(uuid::Uuid::nil());
+        let events = [
+            Event::PairingRequested {
+                pairing: p,
+                code: String::new(),
+                device_name: String::new(),
+                token_hash: [0; 32],
+                expires_at: Timestamp(0),
+            },
+            Event::PairingApproved {
+                pairing: p,
+                role: Role::Associate,
+                by: Actor::Admin,
+            },
+            Event::PairingRejected {
+                pairing: p,
+                by: Actor::Device,
+            },
+            Event::TokenIssued {
+                token: t,
+                role: Role::Technician,
+                label: String::new(),
+                token_hash: [0; 32],
+                by: Actor::Admin,
+            },
+            Event::TokenRevoked {
+                token: t,
+                by: Actor::Token(t),
+            },
+        ];
+        let mut kinds: Vec<_> = events.iter().map(Event::kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), events.len());
     }
 }

@@ -33,10 +33,14 @@ impl StoreId {
             return Err(IdError::Empty);
         }
         if s.len() > Self::MAX_LEN {
-            return Err(IdError::TooLong { len: s.len(), max: Self::MAX_LEN });
+            return Err(IdError::TooLong {
+                len: s.len(),
+                max: Self::MAX_LEN,
+            });
         }
-        if let Some(c) =
-            s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
         {
             return Err(IdError::BadChar { found: c });
         }
@@ -120,5 +124,100 @@ uuid_id!(
 impl From<PairingId> for TokenId {
     fn from(p: PairingId) -> TokenId {
         TokenId(p.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_id_accepts_the_allowed_alphabet() {
+        let longest = "a".repeat(StoreId::MAX_LEN);
+        for s in [
+            "s",
+            "store-0042",
+            "eu_west_7",
+            "0",
+            "-",
+            "_",
+            "a-b_c-9",
+            longest.as_str(),
+        ] {
+            let id = StoreId::new(s).unwrap();
+            assert_eq!(id.as_str(), s);
+            assert_eq!(id.to_string(), s);
+            assert_eq!(s.parse::<StoreId>(), Ok(id));
+        }
+    }
+
+    #[test]
+    fn store_id_refuses_empty_and_too_long() {
+        assert_eq!(StoreId::new(""), Err(IdError::Empty));
+        let s = "a".repeat(StoreId::MAX_LEN + 1);
+        assert_eq!(StoreId::new(s), Err(IdError::TooLong { len: 65, max: 64 }));
+    }
+
+    #[test]
+    fn store_id_refuses_characters_unsafe_in_topics_paths_and_urls() {
+        let cases = [
+            ("Store", 'S'),
+            ("store 1", ' '),
+            ("a/b", '/'),
+            ("a+", '+'),
+            ("a#", '#'),
+            ("a.b", '.'),
+            ("..", '.'),
+            ("a\0", '\0'),
+            ("a\n", '\n'),
+            ("magasin-é", 'é'),
+            ("$share", '$'),
+        ];
+        for (s, found) in cases {
+            assert_eq!(StoreId::new(s), Err(IdError::BadChar { found }), "{s:?}");
+            assert!(s.parse::<StoreId>().is_err());
+        }
+    }
+
+    #[test]
+    fn store_id_deserialization_validates() {
+        let ok: StoreId = serde_json::from_str(r#""store-1""#).unwrap();
+        assert_eq!(ok.as_str(), "store-1");
+        assert_eq!(serde_json::to_string(&ok).unwrap(), r#""store-1""#);
+
+        for bad in [r#""""#, r#""Store-1""#, r#""a/b""#, r#""store+""#, "42"] {
+            assert!(serde_json::from_str::<StoreId>(bad).is_err(), "{bad}");
+        }
+        let long = format!("\"{}\"", "x".repeat(65));
+        assert!(serde_json::from_str::<StoreId>(&long).is_err());
+
+        // The binary codec goes through the same check.
+        let good = postcard::to_stdvec("store-1").unwrap();
+        assert_eq!(postcard::from_bytes::<StoreId>(&good), Ok(ok));
+        for bad in ["", "Store-1", "a/b", "a b"] {
+            let bytes = postcard::to_stdvec(bad).unwrap();
+            assert!(postcard::from_bytes::<StoreId>(&bytes).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn uuid_ids_parse_and_display_round_trip() {
+        let text = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        let id: EventId = text.parse().unwrap();
+        assert_eq!(id.to_string(), text);
+        assert_eq!(id.as_bytes()[0], 0x67);
+        let t: TokenId = text.parse().unwrap();
+        let p: PairingId = text.parse().unwrap();
+        assert_eq!(TokenId::from(p), t);
+        assert_eq!(
+            "not-a-uuid".parse::<PairingId>(),
+            Err(IdError::NotUuid("not-a-uuid".to_owned()))
+        );
+    }
+
+    #[test]
+    fn random_ids_differ() {
+        assert_ne!(EventId::random(), EventId::random());
+        assert_eq!(EventId::random().0.get_version_num(), 4);
     }
 }

@@ -19,3 +19,19 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(ms))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plus_millis_saturates() {
+        assert_eq!(Timestamp(1_000).plus_millis(500).millis(), 1_500);
+        assert_eq!(Timestamp(1_000).plus_millis(-2_000), Timestamp(-1_000));
+        assert_eq!(Timestamp(i64::MAX - 1).plus_millis(10), Timestamp(i64::MAX));
+        assert_eq!(
+            Timestamp(i64::MIN + 1).plus_millis(-10),
+            Timestamp(i64::MIN)
+        );
+    }
+}

@@ -42,3 +42,32 @@ pub fn telemetry(store: &StoreId) -> String {
 pub fn all_events_shared(group: &str) -> String {
     format!("$share/{group}/{ROOT}/+/events")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_strings_are_exact() {
+        let s = StoreId::new("store-0042").unwrap();
+        assert_eq!(events(&s), "store/store-0042/events");
+        assert_eq!(ack(&s), "store/store-0042/ack");
+        assert_eq!(commands(&s), "store/store-0042/commands");
+        assert_eq!(command_results(&s), "store/store-0042/command-results");
+        assert_eq!(status(&s), "store/store-0042/status");
+        assert_eq!(telemetry(&s), "store/store-0042/telemetry");
+        assert_eq!(all_events_shared("oms"), "$share/oms/store/+/events");
+    }
+
+    #[test]
+    fn shared_subscription_matches_every_store_events_topic() {
+        let filter = all_events_shared("g");
+        let (_, pattern) = filter.split_once("/g/").unwrap();
+        let s = StoreId::new("a_b-1").unwrap();
+        let topic = events(&s);
+        let levels: Vec<_> = topic.split('/').collect();
+        let wanted: Vec<_> = pattern.split('/').collect();
+        assert_eq!(levels.len(), wanted.len());
+        assert!(levels.iter().zip(&wanted).all(|(l, w)| *w == "+" || l == w));
+    }
+}
