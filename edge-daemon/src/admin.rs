@@ -103,7 +103,7 @@ fn execute_inner(store: &Store, req: AdminRequest) -> Result<serde_json::Value, 
         }
         AdminRequest::TokenRevoke { id } => {
             write(store, |r| {
-                Ok((auth::revoke_token(r, id, Actor::Admin)?, ()))
+                Ok((auth::revoke_token(r, id, Actor::Admin, None)?, ()))
             })?;
             Ok(json!({ "id": id.to_string(), "revoked": true }))
         }

@@ -37,7 +37,7 @@ pub enum AuthError {
     TokenTaken,
     #[error("no token with id {0}")]
     UnknownToken(TokenId),
-    #[error("a {actor} may not grant the {role} role")]
+    #[error("a {actor} may not grant or revoke the {role} role")]
     CannotGrant { actor: Role, role: Role },
     #[error("no free pairing code; too many pairings are pending")]
     NoFreeCode,
@@ -253,9 +253,18 @@ pub fn issue_token(
     Ok((vec![event], id, token))
 }
 
-/// Revokes a token. Revoking a revoked token journals nothing and succeeds.
-pub fn revoke_token(r: &Reader<'_>, id: TokenId, actor: Actor) -> Result<Vec<Event>, AuthError> {
+/// Revokes a token. Revoking a revoked token journals nothing and succeeds. The same rule as
+/// for granting applies: a manager cannot revoke a technician's token.
+pub fn revoke_token(
+    r: &Reader<'_>,
+    id: TokenId,
+    actor: Actor,
+    actor_role: Option<Role>,
+) -> Result<Vec<Event>, AuthError> {
     let rec = r.token_by_id(id)?.ok_or(AuthError::UnknownToken(id))?;
+    if let Some(role) = rec.role {
+        may_grant(actor_role, role)?;
+    }
     if rec.revoked {
         return Ok(Vec::new());
     }

@@ -129,19 +129,65 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// The request field a deserialisation message is about.
+///
+/// axum reports the path to the failing value before the first `": "` (for example
+/// `role: unknown variant ...`); a missing or unknown top-level field is named in back-quotes.
+fn field_of(detail: &str) -> String {
+    let msg = detail
+        .split_once("target type: ")
+        .map_or(detail, |(_, rest)| rest);
+    for lead in ["missing field `", "unknown field `"] {
+        if let Some(rest) = msg.strip_prefix(lead) {
+            if let Some((name, _)) = rest.split_once('`') {
+                return name.to_owned();
+            }
+        }
+    }
+    match msg.split_once(": ") {
+        Some((path, _))
+            if !path.is_empty()
+                && path
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)) =>
+        {
+            path.to_owned()
+        }
+        _ => "body".to_owned(),
+    }
+}
+
+/// A query string whose rejections are problem documents naming the parameter.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => {
+                let detail = rejection.body_text();
+                let msg = detail
+                    .split_once("query string: ")
+                    .map_or(detail.as_str(), |(_, r)| r);
+                let field = msg.split_once(": ").map_or("query", |(f, _)| f).to_owned();
+                Err(ApiError::Validation {
+                    field,
+                    reason: detail,
+                })
+            }
+        }
+    }
+}
+
 fn json_rejection(r: JsonRejection) -> ApiError {
     match r {
         JsonRejection::JsonDataError(e) => {
-            // serde's message names the field: "missing field `role`", "unknown variant ...".
             let detail = e.body_text();
-            let field = detail
-                .split('`')
-                .nth(1)
-                .filter(|_| detail.contains("field"))
-                .unwrap_or("body")
-                .to_owned();
             ApiError::Validation {
-                field,
+                field: field_of(&detail),
                 reason: detail,
             }
         }

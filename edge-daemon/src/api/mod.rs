@@ -119,14 +119,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tokens", get(tokens::list))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/metrics", get(system::metrics));
+    let authenticate = middleware::from_fn_with_state(state.clone(), layers::authenticate);
     for module in layers::Module::ALL {
         let enabled = module.enabled(&state.config.modules);
-        protected = protected.nest(module.prefix(), layers::module_router(module, enabled));
+        // `layer` (not `route_layer`) so that the module's fallback is authenticated too: a
+        // caller without a token learns nothing, not even which modules are on.
+        let routes = layers::module_router(module, enabled).layer(authenticate.clone());
+        protected = protected.nest(module.prefix(), routes);
     }
-    let protected = protected.route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        layers::authenticate,
-    ));
+    let protected = protected.route_layer(authenticate);
 
     let timeout = Duration::from_millis(state.config.api.request_timeout_ms);
     let body_limit = state.config.api.body_limit_bytes;

@@ -14,7 +14,7 @@ use super::{pairing, problem, system, tokens};
     paths(
         system::health, system::whoami, system::modules, system::journal, system::metrics,
         pairing::request, pairing::status, pairing::list, pairing::approve, pairing::reject,
-        tokens::list, tokens::revoke,
+        tokens::list, tokens::revoke, document,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),

@@ -108,12 +108,16 @@ pub async fn request(
     key: IdemKey,
     ApiJson(req): ApiJson<PairingRequest>,
 ) -> Result<Response, ApiError> {
-    state.limits.check(ip)?;
     let body = serde_json::to_vec(&req).unwrap_or_default();
-    let idem = key.request("pairing".into(), "POST", "/v1/pairing", &body);
+    // Keys are scoped to the device's own token, so two devices cannot collide on a key.
+    let scope = format!("pairing:{}", hex::encode(auth::hash_token(&req.token)));
+    let idem = key.request(scope, "POST", "/v1/pairing", &body);
+    let limits = state.limits.clone();
     let ttl_ms =
         i64::try_from(state.config.pairing.code_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     commit(&state, idem, move |r| {
+        // Charged only for new requests: a retry of a known key is answered before this runs.
+        limits.check(ip)?;
         let (events, new) = auth::request_pairing(
             r,
             &req.device_name,

@@ -169,6 +169,10 @@ impl IntoResponse for ApiError {
             tracing::error!(cause = %cause, "request failed");
         }
         let mut resp = problem_response(&self.problem());
+        if let ApiError::Unauthorized(_) = self {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let ApiError::RateLimited { retry_after_secs } = self {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

@@ -1,6 +1,6 @@
 //! Health, identity, modules, the journal and metrics.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,7 +8,7 @@ use protocol::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::Principal;
+use super::extract::{ApiQuery, Principal};
 use super::layers::Module;
 use super::problem::{ApiError, Problem};
 use super::AppState;
@@ -127,7 +127,7 @@ pub struct JournalPage {
 pub async fn journal(
     State(state): State<AppState>,
     p: Principal,
-    Query(q): Query<JournalQuery>,
+    ApiQuery(q): ApiQuery<JournalQuery>,
 ) -> Result<Json<JournalPage>, ApiError> {
     p.require(&[Role::Technician, Role::Manager])?;
     let limit = q.limit.unwrap_or(100);

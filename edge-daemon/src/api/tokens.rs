@@ -76,9 +76,9 @@ pub async fn revoke(
         .parse()
         .map_err(|_| ApiError::field("id", "not a token id (UUID)"))?;
     let idem = key.request(p.idem_scope(), "DELETE", &format!("/v1/tokens/{id}"), b"");
-    let actor = p.actor();
+    let (actor, actor_role) = (p.actor(), p.role);
     commit(&state, idem, move |r| {
-        let events = auth::revoke_token(r, id, actor)?;
+        let events = auth::revoke_token(r, id, actor, Some(actor_role))?;
         let mut view = r
             .token_by_id(id)?
             .ok_or_else(|| ApiError::NotFound("token".into()))?;

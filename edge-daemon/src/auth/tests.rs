@@ -223,11 +223,29 @@ fn issued_tokens_authenticate_until_revoked() {
         authenticate(&s.reader(), &token).unwrap(),
         Authn::Valid { .. }
     ));
-    apply(&s, |r| Ok((revoke_token(r, id, Actor::Admin)?, ()))).unwrap();
+    apply(&s, |r| Ok((revoke_token(r, id, Actor::Admin, None)?, ()))).unwrap();
     assert_eq!(authenticate(&s.reader(), &token).unwrap(), Authn::Revoked);
-    let events = revoke_token(&s.reader(), id, Actor::Admin).unwrap();
+    let events = revoke_token(&s.reader(), id, Actor::Admin, None).unwrap();
     assert!(events.is_empty(), "revoking twice journals nothing");
-    let unknown = revoke_token(&s.reader(), TokenId::random(), Actor::Admin);
+    let unknown = revoke_token(&s.reader(), TokenId::random(), Actor::Admin, None);
     assert!(matches!(unknown, Err(AuthError::UnknownToken(_))));
     assert!(s.verify().unwrap().ok());
+}
+
+#[test]
+fn a_manager_cannot_revoke_a_technician() {
+    let (_d, s) = store();
+    let (id, _) = apply(&s, |r| {
+        let (events, id, token) = issue_token(r, Role::Technician, "laptop", Actor::Admin)?;
+        Ok((events, (id, token)))
+    })
+    .unwrap();
+    let res = revoke_token(&s.reader(), id, Actor::Admin, Some(Role::Manager));
+    assert!(matches!(res, Err(AuthError::CannotGrant { .. })));
+    assert_eq!(
+        revoke_token(&s.reader(), id, Actor::Admin, Some(Role::Technician))
+            .unwrap()
+            .len(),
+        1
+    );
 }
