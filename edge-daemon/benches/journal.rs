@@ -7,6 +7,9 @@
 //!    `TokenIssued` event under its own idempotency key. Every commit is durable when it returns,
 //!    so commits/s against the raw fdatasync rate shows what group commit buys.
 //!
+//! The raw rate is measured before and after the store rows, and the ratio column is against
+//! the mean of the two, because the disk may be shared with other work.
+//!
 //! Environment:
 //! - `BENCH_SECS`: seconds per measurement (default 3 for the raw row, 5 for each store row);
 //! - `BENCH_DIR`: where the temporary files go (default: the workspace's `target/`, which is on
@@ -77,6 +80,8 @@ struct Row {
     hist: Histogram<u64>,
     /// Shared flushes, for store rows.
     flushes: Option<u64>,
+    /// CPU seconds the process used during the row (user + system).
+    cpu_secs: f64,
 }
 
 impl Row {
@@ -92,6 +97,22 @@ fn new_hist() -> Histogram<u64> {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// User plus system CPU time of this process so far, from `/proc/self/stat` (USER_HZ = 100).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line; `rest` starts at field 3.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
 fn secs_from_env(default: f64) -> Duration {
@@ -117,7 +138,7 @@ fn bench_base() -> PathBuf {
 }
 
 /// 512-byte appends, each followed by `fdatasync`, for `dur`.
-fn raw_fdatasync(dir: &Path, dur: Duration) -> Row {
+fn raw_fdatasync(dir: &Path, dur: Duration, when: &str) -> Row {
     let path = dir.join("fdatasync.bin");
     let mut file: File = OpenOptions::new()
         .create(true)
@@ -127,6 +148,7 @@ fn raw_fdatasync(dir: &Path, dur: Duration) -> Row {
     let record = [0xA5u8; RECORD_LEN];
     let mut hist = new_hist();
     let mut ops = 0u64;
+    let cpu_before = cpu_secs();
     let start = Instant::now();
     let deadline = start + dur;
     while Instant::now() < deadline {
@@ -138,11 +160,12 @@ fn raw_fdatasync(dir: &Path, dur: Duration) -> Row {
     }
     let secs = start.elapsed().as_secs_f64();
     Row {
-        what: format!("raw fdatasync, {RECORD_LEN} B append"),
+        what: format!("raw fdatasync, {RECORD_LEN} B append ({when})"),
         ops,
         secs,
         hist,
         flushes: None,
+        cpu_secs: cpu_secs() - cpu_before,
     }
 }
 
@@ -196,6 +219,7 @@ fn store_row(base: &Path, writers: usize, dur: Duration) -> Row {
         })
         .collect();
     let flushes_before = FLUSHES.load(Ordering::Relaxed);
+    let cpu_before = cpu_secs();
     barrier.wait();
     let start = Instant::now();
     let mut hist = new_hist();
@@ -206,6 +230,7 @@ fn store_row(base: &Path, writers: usize, dur: Duration) -> Row {
         hist.add(th).expect("merge histograms");
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu_before;
     let flushes = FLUSHES.load(Ordering::Relaxed) - flushes_before;
     let stats = store.stats().expect("store stats");
     assert_eq!(stats.journal_len, ops, "every commit is one journal entry");
@@ -220,6 +245,7 @@ fn store_row(base: &Path, writers: usize, dur: Duration) -> Row {
         secs,
         hist,
         flushes: Some(flushes),
+        cpu_secs: cpu,
     }
 }
 
@@ -277,9 +303,9 @@ fn machine_line(dir: &Path) -> String {
 fn print_table(rows: &[Row], raw_rate: f64) {
     println!(
         "| what | commits (ops) | secs | ops/s | p50 µs | p99 µs | max µs \
-         | × raw fdatasync | flushes | commits/flush |"
+         | × raw fdatasync | flushes | commits/flush | CPU cores busy |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let (flushes, group) = match r.flushes {
             Some(f) if f > 0 => (f.to_string(), format!("{:.1}", r.ops as f64 / f as f64)),
@@ -287,7 +313,7 @@ fn print_table(rows: &[Row], raw_rate: f64) {
             None => ("–".to_owned(), "–".to_owned()),
         };
         println!(
-            "| {} | {} | {:.1} | {:.0} | {} | {} | {} | {:.2} | {} | {} |",
+            "| {} | {} | {:.1} | {:.0} | {} | {} | {} | {:.2} | {} | {} | {:.2} |",
             r.what,
             r.ops,
             r.secs,
@@ -298,6 +324,7 @@ fn print_table(rows: &[Row], raw_rate: f64) {
             r.rate() / raw_rate,
             flushes,
             group,
+            r.cpu_secs / r.secs,
         );
     }
 }
@@ -306,20 +333,22 @@ fn main() {
     metrics::set_global_recorder(CountFlushes).expect("install the flush-counting recorder");
     let base = bench_base();
     std::fs::create_dir_all(&base).expect("create the bench base dir");
+    let base = base.canonicalize().unwrap_or(base);
     let raw_dur = secs_from_env(3.0);
     let row_dur = secs_from_env(5.0);
 
-    let raw_dir = tempfile::tempdir_in(&base).expect("temp dir for fdatasync");
-    eprintln!(
-        "raw fdatasync for {:.1} s in {}",
-        raw_dur.as_secs_f64(),
-        base.display()
-    );
-    let raw = raw_fdatasync(raw_dir.path(), raw_dur);
-    drop(raw_dir);
-    let raw_rate = raw.rate();
-
-    let mut rows = vec![raw];
+    // The disk is shared with other work, so fdatasync is measured before and after the store
+    // rows; the ratio column compares against the mean of the two.
+    let raw = |when: &str| {
+        let raw_dir = tempfile::tempdir_in(&base).expect("temp dir for fdatasync");
+        eprintln!(
+            "raw fdatasync for {:.1} s in {}",
+            raw_dur.as_secs_f64(),
+            base.display()
+        );
+        raw_fdatasync(raw_dir.path(), raw_dur, when)
+    };
+    let mut rows = vec![raw("before")];
     for writers in WRITERS {
         eprintln!(
             "Store::write with {writers} writers for {:.1} s",
@@ -327,6 +356,8 @@ fn main() {
         );
         rows.push(store_row(&base, writers, row_dur));
     }
+    rows.push(raw("after"));
+    let raw_rate = (rows[0].rate() + rows[rows.len() - 1].rate()) / 2.0;
 
     println!();
     println!("Durable journal commits, {}", today_utc());

@@ -40,13 +40,15 @@ impl GroupCommit {
             if !st.flushing {
                 st.flushing = true;
                 let target = st.issued;
+                // Only one flush runs at a time, so `durable` cannot move until it ends.
+                let covered = target - st.durable;
                 drop(st);
                 let result = flush();
                 st = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 st.flushing = false;
                 if result.is_ok() {
                     st.durable = st.durable.max(target);
-                    metrics::histogram!("journal_group_size").record((target - ticket + 1) as f64);
+                    metrics::histogram!("journal_group_size").record(covered as f64);
                 }
                 self.done.notify_all();
                 result?;
