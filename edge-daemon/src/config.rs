@@ -35,6 +35,7 @@ pub struct Config {
     pub modules: Modules,
     pub mqtt: MqttConfig,
     pub log: LogConfig,
+    pub devices: crate::devices::config::DevicesConfig,
 }
 
 impl Default for Config {
@@ -48,6 +49,7 @@ impl Default for Config {
             modules: Modules::default(),
             mqtt: MqttConfig::default(),
             log: LogConfig::default(),
+            devices: Default::default(),
         }
     }
 }

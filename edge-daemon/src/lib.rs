@@ -10,5 +10,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod devices;
 pub mod store;
 pub mod telemetry;

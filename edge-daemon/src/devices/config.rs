@@ -1,0 +1,206 @@
+//! Device configuration: stable logical names, never enumeration order.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The `[devices]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesConfig {
+    /// Start simulated devices (receipt and label printer on loopback TCP, a drawer on the
+    /// receipt printer's kick port, a serial scanner on a pty, an LLRP reader on loopback) besides
+    /// the listed ones. On for the embedded default; off on a store box.
+    pub simulate: bool,
+    /// How often printers' status is polled, in milliseconds.
+    pub status_poll_ms: u64,
+    /// How long a print job waits for paper or a closed cover before it fails, in seconds.
+    pub job_wait_secs: u64,
+    /// An open drawer raises the "left open" alarm after this many seconds.
+    pub drawer_alarm_secs: u64,
+    /// The store's devices, each under a stable name.
+    pub list: Vec<DeviceSpec>,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        DevicesConfig {
+            simulate: true,
+            status_poll_ms: 2_000,
+            job_wait_secs: 600,
+            drawer_alarm_secs: 120,
+            list: Vec::new(),
+        }
+    }
+}
+
+/// Receipt paper width.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Paper {
+    #[serde(rename = "58mm")]
+    Mm58,
+    #[default]
+    #[serde(rename = "80mm")]
+    Mm80,
+}
+
+/// One device. `name` is how the API, the events and the logs refer to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DeviceSpec {
+    /// An ESC/POS receipt printer on raw TCP (`host:9100`) or a device file (`/dev/usb/lp0`).
+    ReceiptPrinter {
+        name: String,
+        address: String,
+        #[serde(default)]
+        paper: Paper,
+    },
+    /// A ZPL label printer on raw TCP (`host:9100`).
+    LabelPrinter { name: String, address: String },
+    /// A serial or USB-CDC scanner (`/dev/ttyACM0`).
+    SerialScanner { name: String, path: PathBuf },
+    /// An LLRP RFID reader (`host:5084`).
+    RfidReader { name: String, address: String },
+    /// A cash drawer on a receipt printer's kick port.
+    KickDrawer {
+        name: String,
+        /// The `name` of the receipt printer it hangs on.
+        printer: String,
+        /// Kick connector pin: 2 or 5.
+        #[serde(default = "default_kick_pin")]
+        pin: u8,
+        /// The drawer sensor reads "open" when the printer's status bit is high.
+        #[serde(default)]
+        sensor_open_high: bool,
+    },
+}
+
+fn default_kick_pin() -> u8 {
+    2
+}
+
+impl DeviceSpec {
+    /// The device's logical name.
+    pub fn name(&self) -> &str {
+        match self {
+            DeviceSpec::ReceiptPrinter { name, .. }
+            | DeviceSpec::LabelPrinter { name, .. }
+            | DeviceSpec::SerialScanner { name, .. }
+            | DeviceSpec::RfidReader { name, .. }
+            | DeviceSpec::KickDrawer { name, .. } => name,
+        }
+    }
+
+    /// The kind, as the API names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DeviceSpec::ReceiptPrinter { .. } => "receipt_printer",
+            DeviceSpec::LabelPrinter { .. } => "label_printer",
+            DeviceSpec::SerialScanner { .. } => "scanner",
+            DeviceSpec::RfidReader { .. } => "rfid_reader",
+            DeviceSpec::KickDrawer { .. } => "drawer",
+        }
+    }
+}
+
+/// Checks names are unique and references resolve; returns one message per problem.
+pub fn validate(list: &[DeviceSpec]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for d in list {
+        let name = d.name();
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            problems.push(format!(
+                "devices.list: name {name:?} must be 1-64 of A-Z a-z 0-9 - _"
+            ));
+        }
+        if !seen.insert(name) {
+            problems.push(format!("devices.list: the name {name:?} is used twice"));
+        }
+    }
+    for d in list {
+        if let DeviceSpec::KickDrawer {
+            name, printer, pin, ..
+        } = d
+        {
+            let found = list
+                .iter()
+                .any(|p| matches!(p, DeviceSpec::ReceiptPrinter { name: n, .. } if n == printer));
+            if !found {
+                problems.push(format!(
+                    "devices.list: drawer {name:?} hangs on {printer:?}, which is no receipt printer"
+                ));
+            }
+            if *pin != 2 && *pin != 5 {
+                problems.push(format!("devices.list: drawer {name:?} pin must be 2 or 5"));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse_from_toml_with_defaults() {
+        let text = r#"
+            simulate = false
+            [[list]]
+            kind = "receipt_printer"
+            name = "receipt-1"
+            address = "10.0.0.5:9100"
+            [[list]]
+            kind = "kick_drawer"
+            name = "drawer-1"
+            printer = "receipt-1"
+        "#;
+        let cfg: DevicesConfig = toml::from_str(text).unwrap();
+        assert!(!cfg.simulate);
+        assert_eq!(cfg.list.len(), 2);
+        assert_eq!(cfg.list[0].kind(), "receipt_printer");
+        assert!(matches!(
+            cfg.list[0],
+            DeviceSpec::ReceiptPrinter {
+                paper: Paper::Mm80,
+                ..
+            }
+        ));
+        assert!(matches!(cfg.list[1], DeviceSpec::KickDrawer { pin: 2, .. }));
+        assert!(validate(&cfg.list).is_empty());
+    }
+
+    #[test]
+    fn duplicate_names_and_dangling_drawers_are_reported() {
+        let list = vec![
+            DeviceSpec::LabelPrinter {
+                name: "x".into(),
+                address: "a:1".into(),
+            },
+            DeviceSpec::RfidReader {
+                name: "x".into(),
+                address: "a:2".into(),
+            },
+            DeviceSpec::KickDrawer {
+                name: "d".into(),
+                printer: "x".into(),
+                pin: 3,
+                sensor_open_high: false,
+            },
+        ];
+        let problems = validate(&list);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn an_unknown_kind_is_an_error() {
+        let text = "[[list]]\nkind = \"toaster\"\nname = \"t\"\n";
+        assert!(toml::from_str::<DevicesConfig>(text).is_err());
+    }
+}
