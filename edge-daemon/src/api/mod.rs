@@ -13,6 +13,7 @@
 //!
 //! [`router`] builds the whole service, so tests drive it without a socket.
 
+pub mod events;
 pub mod extract;
 pub mod layers;
 pub mod openapi;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     pub limits: Arc<PairingLimits>,
     pub started: Instant,
+    /// Live device events and claims.
+    pub hub: crate::devices::hub::Hub,
 }
 
 /// Rate limits of the unauthenticated pairing handshake.
@@ -97,6 +100,7 @@ impl AppState {
             metrics,
             limits: Arc::new(limits),
             started: Instant::now(),
+            hub: Default::default(),
         }
     }
 }
@@ -112,6 +116,7 @@ pub fn router(state: AppState) -> Router {
     let mut protected = Router::new()
         .route("/v1/whoami", get(system::whoami))
         .route("/v1/modules", get(system::modules))
+        .route("/v1/events", get(events::events))
         .route("/v1/journal", get(system::journal))
         .route("/v1/pairings", get(pairing::list))
         .route("/v1/pairings/{code}/approve", post(pairing::approve))

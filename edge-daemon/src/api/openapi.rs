@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{pairing, problem, system, tokens};
+use super::{events, pairing, problem, system, tokens};
 
 /// The API description served at `/v1/openapi.json`.
 #[derive(Debug, OpenApi)]
@@ -14,7 +14,7 @@ use super::{pairing, problem, system, tokens};
     paths(
         system::health, system::whoami, system::modules, system::journal, system::metrics,
         pairing::request, pairing::status, pairing::list, pairing::approve, pairing::reject,
-        tokens::list, tokens::revoke, document,
+        tokens::list, tokens::revoke, document, events::events,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),

@@ -362,6 +362,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("/v1/tokens", "get", true),
     ("/v1/tokens/{id}", "delete", true),
     ("/metrics", "get", true),
+    ("/v1/events", "get", true),
 ];
 
 async fn openapi_document(api: &Api) -> Value {
