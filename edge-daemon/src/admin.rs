@@ -68,7 +68,7 @@ fn write<T>(
         out = Some(value);
         Ok::<_, AuthError>(Planned {
             events,
-            response: Vec::new(),
+            ..Default::default()
         })
     });
     match res {

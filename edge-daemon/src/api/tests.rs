@@ -88,7 +88,7 @@ impl Api {
                 out = Some(value);
                 Ok::<_, AuthError>(Planned {
                     events,
-                    response: Vec::new(),
+                    ..Default::default()
                 })
             })
             .expect("store write");

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::problem::ApiError;
 use super::AppState;
-use crate::store::{IdemRequest, Planned, Reader, WriteOutcome};
+use crate::store::{IdemRequest, NewPrintJob, Planned, Reader, WriteOutcome};
 
 /// Set on a response that repeats the first answer to an idempotency key.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -30,6 +30,8 @@ pub struct Decision {
     pub events: Vec<Event>,
     pub status: StatusCode,
     pub body: serde_json::Value,
+    /// Print jobs to enqueue with the events.
+    pub print_jobs: Vec<NewPrintJob>,
 }
 
 impl Decision {
@@ -40,7 +42,14 @@ impl Decision {
             events,
             status,
             body,
+            print_jobs: Vec::new(),
         }
+    }
+
+    /// Also enqueues `job`, in the same transaction.
+    pub fn with_print_job(mut self, job: NewPrintJob) -> Decision {
+        self.print_jobs.push(job);
+        self
     }
 }
 
@@ -62,6 +71,7 @@ where
             Ok(Planned {
                 events: d.events,
                 response,
+                print_jobs: d.print_jobs,
             })
         })
     })

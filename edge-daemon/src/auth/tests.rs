@@ -24,7 +24,7 @@ fn apply<T>(
         out = Some(t);
         Ok::<_, AuthError>(Planned {
             events,
-            response: Vec::new(),
+            ..Default::default()
         })
     });
     match res {

@@ -25,6 +25,7 @@
 
 pub mod group_commit;
 pub mod idempotency;
+pub mod print_queue;
 pub mod projection;
 pub mod verify;
 
@@ -41,6 +42,7 @@ use sled::Transactional;
 
 use self::group_commit::GroupCommit;
 pub use self::idempotency::{IdemRecord, IdemRequest};
+pub use self::print_queue::{JobState, NewPrintJob, PrintJob};
 pub use self::projection::{PairingRecord, PairingState, Reader, TokenRecord};
 
 /// The on-disk layout this build writes. Older layouts are migrated on open; newer are refused.
@@ -49,6 +51,7 @@ pub const LAYOUT_VERSION: u32 = 2;
 const META_LAYOUT: &[u8] = b"layout_version";
 const META_STORE: &[u8] = b"store_id";
 const META_NEXT_SEQ: &[u8] = b"next_seq";
+const META_NEXT_PRINT_SEQ: &[u8] = b"next_print_seq";
 
 /// sled settings, sized for a small box rather than a share of the database.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -115,11 +118,12 @@ pub enum WriteError<E> {
 }
 
 /// What the caller's decision function returns: the events to append and the response to
-/// remember under the idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// remember under the idempotency key, and print jobs to enqueue in the same transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Planned {
     pub events: Vec<Event>,
     pub response: Vec<u8>,
+    pub print_jobs: Vec<NewPrintJob>,
 }
 
 /// The result of a successful [`Store::write`].
@@ -165,6 +169,8 @@ struct Inner {
     trees: projection::Trees,
     idem: sled::Tree,
     idem_by_time: sled::Tree,
+    print_jobs: sled::Tree,
+    print_job_ids: sled::Tree,
     /// Serialises writers: decisions see every earlier write, and sequences stay gap-free.
     writer: Mutex<()>,
     flusher: GroupCommit,
@@ -266,6 +272,8 @@ impl Store {
             trees: projection::Trees::open(&db)?,
             idem: db.open_tree("idem")?,
             idem_by_time: db.open_tree("idem_by_time")?,
+            print_jobs: db.open_tree("print_jobs")?,
+            print_job_ids: db.open_tree("print_job_ids")?,
             meta,
             db,
             path,
@@ -365,6 +373,32 @@ impl Store {
             at,
         }
         .encode();
+        let first_print_seq = read_u64(&inner.meta, META_NEXT_PRINT_SEQ)?.unwrap_or(1);
+        let jobs: Vec<(Vec<u8>, [u8; 8], [u8; 16])> = planned
+            .print_jobs
+            .into_iter()
+            .enumerate()
+            .map(|(i, j)| {
+                let seq = first_print_seq + i as u64;
+                let job = PrintJob {
+                    id: j.id,
+                    seq,
+                    device: j.device,
+                    what: j.what,
+                    payload: j.payload,
+                    state: JobState::Queued,
+                    created_at: at,
+                    updated_at: at,
+                    attempts: 0,
+                };
+                (
+                    print_queue::encode(&job),
+                    seq.to_be_bytes(),
+                    *j.id.as_bytes(),
+                )
+            })
+            .collect();
+        let next_print_seq = first_print_seq + jobs.len() as u64;
         let trees = &inner.trees;
         let result: Result<(), TransactionError<StoreError>> = (
             &inner.meta,
@@ -375,9 +409,18 @@ impl Store {
             &trees.token_ids,
             &trees.pairings,
             &trees.pairing_codes,
+            &inner.print_jobs,
+            &inner.print_job_ids,
         )
             .transaction(
-                |(meta, journal, idem_t, idem_time, tok, tok_ids, pair, codes)| {
+                |(meta, journal, idem_t, idem_time, tok, tok_ids, pair, codes, pj, pj_ids)| {
+                    for (job, seq, id) in &jobs {
+                        pj.insert(seq, job.as_slice())?;
+                        pj_ids.insert(id, seq)?;
+                    }
+                    if !jobs.is_empty() {
+                        meta.insert(META_NEXT_PRINT_SEQ, &next_print_seq.to_be_bytes())?;
+                    }
                     for (env, bytes) in envelopes.iter().zip(&encoded) {
                         journal.insert(&env.seq.to_be_bytes(), bytes.as_slice())?;
                         let mut view = projection::TxView {

@@ -37,6 +37,7 @@ fn plan(events: Vec<Event>, response: &str) -> Result<Planned, ()> {
     Ok(Planned {
         events,
         response: response.as_bytes().to_vec(),
+        ..Default::default()
     })
 }
 
@@ -299,4 +300,83 @@ fn old_idempotency_keys_expire_and_recent_ones_stay() {
         .get(idem("recent", b"b").scoped_key())
         .unwrap()
         .is_some());
+}
+
+fn job(device: &str, what: &str) -> NewPrintJob {
+    NewPrintJob {
+        id: uuid::Uuid::new_v4(),
+        device: device.into(),
+        what: what.into(),
+        payload: what.as_bytes().to_vec(),
+    }
+}
+
+fn enqueue(store: &Store, key: &str, j: NewPrintJob) -> WriteOutcome {
+    store
+        .write(Some(&idem(key, j.what.as_bytes())), |_| {
+            Ok::<_, ()>(Planned {
+                print_jobs: vec![j],
+                ..Default::default()
+            })
+        })
+        .unwrap()
+}
+
+#[test]
+fn print_jobs_are_queued_once_per_key_and_served_in_order_per_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = job("p1", "a");
+    enqueue(&store, "k1", first.clone());
+    // A retry with the same key enqueues nothing.
+    let again = enqueue(
+        &store,
+        "k1",
+        NewPrintJob {
+            id: uuid::Uuid::new_v4(),
+            ..first.clone()
+        },
+    );
+    assert!(matches!(again, WriteOutcome::Replayed { .. }));
+    enqueue(&store, "k2", job("p2", "b"));
+    enqueue(&store, "k3", job("p1", "c"));
+    assert_eq!(store.print_jobs(None, 10).unwrap().len(), 3);
+    let next = store.next_print_job("p1").unwrap().unwrap();
+    assert_eq!(
+        (next.id, next.state.clone(), next.seq),
+        (first.id, JobState::Queued, 1)
+    );
+    store
+        .update_print_job(next.id, JobState::Done, true)
+        .unwrap();
+    let next = store.next_print_job("p1").unwrap().unwrap();
+    assert_eq!(next.what, "c");
+    let done = store.print_job(first.id).unwrap().unwrap();
+    assert_eq!((done.state, done.attempts), (JobState::Done, 1));
+    assert_eq!(store.print_jobs(Some("p2"), 10).unwrap().len(), 1);
+}
+
+#[test]
+fn a_job_printing_at_a_crash_is_interrupted_not_reprinted() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = job("p1", "receipt");
+    {
+        let store = open(dir.path());
+        enqueue(&store, "k", j.clone());
+        store
+            .update_print_job(j.id, JobState::Printing, true)
+            .unwrap();
+    }
+    let store = open(dir.path());
+    let interrupted = store.interrupt_unfinished_print_jobs().unwrap();
+    assert_eq!(interrupted.len(), 1);
+    assert_eq!(
+        store.print_job(j.id).unwrap().unwrap().state,
+        JobState::Interrupted
+    );
+    assert!(store.next_print_job("p1").unwrap().is_none());
+    assert!(
+        store.verify().unwrap().ok(),
+        "print jobs are not projections"
+    );
 }
