@@ -207,6 +207,7 @@ fn store_row(base: &Path, writers: usize, dur: Duration) -> Row {
                             Ok::<_, ()>(Planned {
                                 events: vec![token_event(&idem.key)],
                                 response: idem.key.as_bytes().to_vec(),
+                                ..Planned::default()
                             })
                         })
                         .expect("store write");

@@ -7,8 +7,13 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::devices::config::DevicesConfig;
+use crate::devices::hub::Hub;
+use crate::devices::manager::DeviceManager;
 use crate::store::Store;
 use crate::{admin, telemetry};
 
@@ -52,7 +57,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         "edge-daemon ready"
     );
-    let state = AppState::new(store.clone(), cfg, metrics);
+    let devices = {
+        let (dcfg, s) = (cfg.devices.clone(), store.clone());
+        tokio::task::spawn_blocking(move || start_devices(&dcfg, &s)).await??
+    };
+    let state = AppState::new(store.clone(), cfg, metrics).with_devices(devices.clone());
     let watchdog_task = tokio::spawn(watchdog(store.clone()));
     notify(&[sd_notify::NotifyState::Ready]);
 
@@ -73,6 +82,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Ok(joined) => joined?.context("LAN API server failed")?,
         Err(_) => tracing::warn!("requests still running after the grace period; stopping"),
     }
+    tokio::task::spawn_blocking(move || devices.stop()).await?;
     admin_task.abort();
     expiry_task.abort();
     watchdog_task.abort();
@@ -80,6 +90,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || store.flush()).await??;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reports print jobs a previous run left half-done, then starts the devices.
+fn start_devices(cfg: &DevicesConfig, store: &Store) -> anyhow::Result<Arc<DeviceManager>> {
+    for job in store.interrupt_unfinished_print_jobs()? {
+        tracing::warn!(device = %job.device, job = %job.id, "print job interrupted by a restart");
+    }
+    let manager =
+        DeviceManager::start(cfg, store, Hub::default()).context("cannot start the devices")?;
+    for d in manager.list() {
+        tracing::info!(device = %d.name, kind = d.kind, simulated = d.simulated, "device");
+    }
+    Ok(Arc::new(manager))
 }
 
 async fn shutdown_signal() -> &'static str {

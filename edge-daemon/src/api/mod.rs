@@ -13,6 +13,7 @@
 //!
 //! [`router`] builds the whole service, so tests drive it without a socket.
 
+pub mod devices;
 pub mod events;
 pub mod extract;
 pub mod layers;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub started: Instant,
     /// Live device events and claims.
     pub hub: crate::devices::hub::Hub,
+    /// The devices; absent when the box runs none (API tests).
+    pub devices: Option<Arc<crate::devices::manager::DeviceManager>>,
 }
 
 /// Rate limits of the unauthenticated pairing handshake.
@@ -101,7 +104,15 @@ impl AppState {
             limits: Arc::new(limits),
             started: Instant::now(),
             hub: Default::default(),
+            devices: None,
         }
+    }
+
+    /// The same state with a device manager (whose hub becomes the state's hub).
+    pub fn with_devices(mut self, devices: Arc<crate::devices::manager::DeviceManager>) -> Self {
+        self.hub = devices.hub.clone();
+        self.devices = Some(devices);
+        self
     }
 }
 
@@ -117,6 +128,19 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/whoami", get(system::whoami))
         .route("/v1/modules", get(system::modules))
         .route("/v1/events", get(events::events))
+        .route("/v1/devices", get(devices::list))
+        .route("/v1/devices/{name}", get(devices::get))
+        .route("/v1/devices/{name}/claim", post(devices::claim))
+        .route("/v1/devices/{name}/release", post(devices::release))
+        .route("/v1/devices/{name}/print", post(devices::print))
+        .route("/v1/devices/{name}/open", post(devices::open))
+        .route("/v1/devices/{name}/check", post(devices::check))
+        .route("/v1/devices/{name}/raw", post(devices::raw))
+        .route("/v1/devices/{name}/simulate", post(devices::simulate))
+        .route("/v1/print-jobs", get(devices::jobs))
+        .route("/v1/print-jobs/{id}", get(devices::job))
+        .route("/v1/print-jobs/{id}/cancel", post(devices::cancel))
+        .route("/v1/print-jobs/{id}/reprint", post(devices::reprint))
         .route("/v1/journal", get(system::journal))
         .route("/v1/pairings", get(pairing::list))
         .route("/v1/pairings/{code}/approve", post(pairing::approve))

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, pairing, problem, system, tokens};
+use super::{devices, events, pairing, problem, system, tokens};
 
 /// The API description served at `/v1/openapi.json`.
 #[derive(Debug, OpenApi)]
@@ -15,6 +15,9 @@ use super::{events, pairing, problem, system, tokens};
         system::health, system::whoami, system::modules, system::journal, system::metrics,
         pairing::request, pairing::status, pairing::list, pairing::approve, pairing::reject,
         tokens::list, tokens::revoke, document, events::events,
+        devices::list, devices::get, devices::claim, devices::release, devices::print,
+        devices::open, devices::check, devices::raw, devices::simulate, devices::jobs,
+        devices::job, devices::cancel, devices::reprint,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),

@@ -61,6 +61,8 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    DeviceUnavailable(String),
     #[error("the request took too long")]
     Timeout,
     #[error("internal error")]
@@ -114,6 +116,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "Request body too large",
+            ),
+            DeviceUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "device-unavailable",
+                "Device unavailable",
             ),
             Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -363,6 +363,19 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("/v1/tokens/{id}", "delete", true),
     ("/metrics", "get", true),
     ("/v1/events", "get", true),
+    ("/v1/devices", "get", true),
+    ("/v1/devices/{name}", "get", true),
+    ("/v1/devices/{name}/claim", "post", true),
+    ("/v1/devices/{name}/release", "post", true),
+    ("/v1/devices/{name}/print", "post", true),
+    ("/v1/devices/{name}/open", "post", true),
+    ("/v1/devices/{name}/check", "post", true),
+    ("/v1/devices/{name}/raw", "post", true),
+    ("/v1/devices/{name}/simulate", "post", true),
+    ("/v1/print-jobs", "get", true),
+    ("/v1/print-jobs/{id}", "get", true),
+    ("/v1/print-jobs/{id}/cancel", "post", true),
+    ("/v1/print-jobs/{id}/reprint", "post", true),
 ];
 
 async fn openapi_document(api: &Api) -> Value {

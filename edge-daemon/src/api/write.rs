@@ -53,6 +53,33 @@ impl Decision {
     }
 }
 
+/// The first answer to `idem`, if the key was used before: for actions on devices, which
+/// must not run twice, and so look the key up before they act.
+pub async fn replay(state: &AppState, idem: &IdemRequest) -> Result<Option<Response>, ApiError> {
+    let store = state.store.clone();
+    let req = idem.clone();
+    let found = tokio::task::spawn_blocking(move || store.idempotency_record(&req))
+        .await
+        .map_err(|e| ApiError::Internal(format!("lookup task failed: {e}")))??;
+    let Some(rec) = found else { return Ok(None) };
+    if rec.fingerprint != idem.fingerprint {
+        return Err(ApiError::IdempotencyConflict);
+    }
+    render(&rec.response, true).map(Some)
+}
+
+fn render(stored: &[u8], replayed: bool) -> Result<Response, ApiError> {
+    let stored: Stored = serde_json::from_slice(stored)
+        .map_err(|e| ApiError::Internal(format!("stored response does not decode: {e}")))?;
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut resp = (status, axum::Json(stored.body)).into_response();
+    if replayed {
+        resp.headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
 /// Commits the decision's events with `idem` and answers once they are durable.
 pub async fn commit<F>(state: &AppState, idem: IdemRequest, decide: F) -> Result<Response, ApiError>
 where
@@ -78,13 +105,5 @@ where
     .await
     .map_err(|e| ApiError::Internal(format!("writer task failed: {e}")))??;
     let replayed = matches!(outcome, WriteOutcome::Replayed { .. });
-    let stored: Stored = serde_json::from_slice(outcome.response())
-        .map_err(|e| ApiError::Internal(format!("stored response does not decode: {e}")))?;
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut resp = (status, axum::Json(stored.body)).into_response();
-    if replayed {
-        resp.headers_mut()
-            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    }
-    Ok(resp)
+    render(outcome.response(), replayed)
 }

@@ -32,7 +32,7 @@ pub mod verify;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protocol::{Envelope, Event, EventId, StoreId};
 
@@ -210,18 +210,10 @@ impl Store {
         settings: &StoreSettings,
     ) -> Result<Store, StoreError> {
         let path = data_dir.join("sled");
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(settings.cache_capacity_mib.saturating_mul(1024 * 1024))
-            .use_compression(settings.use_compression)
-            .mode(sled::Mode::LowSpace)
-            // Durability comes from explicit flushes at commit, never from a timer.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
-            })?;
+        let db = open_sled(&path, settings).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
         let meta = db.open_tree("meta")?;
         let found_store = meta.get(META_STORE)?;
         let store_id =
@@ -335,6 +327,11 @@ impl Store {
         };
         self.flush()?;
         Ok(outcome)
+    }
+
+    /// The record stored under `req`'s key, whatever its fingerprint.
+    pub fn idempotency_record(&self, req: &IdemRequest) -> Result<Option<IdemRecord>, StoreError> {
+        self.idem_lookup(req)
     }
 
     fn idem_lookup(&self, req: &IdemRequest) -> Result<Option<IdemRecord>, StoreError> {
@@ -601,3 +598,31 @@ fn migrate(db: &sled::Db, from: u32) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests;
+
+/// How long [`open_sled`] keeps retrying a held file lock. sled's background threads can hold
+/// the database file for a moment after the previous handle in this process was dropped, and a
+/// restarted daemon can find its predecessor still exiting.
+const LOCK_RETRY: Duration = Duration::from_secs(2);
+
+/// Opens sled with the settings documented in docs/CONFIGURATION.md, retrying a lock that is
+/// released within [`LOCK_RETRY`].
+fn open_sled(path: &Path, settings: &StoreSettings) -> sled::Result<sled::Db> {
+    let config = sled::Config::new()
+        .path(path)
+        .cache_capacity(settings.cache_capacity_mib.saturating_mul(1024 * 1024))
+        .use_compression(settings.use_compression)
+        .mode(sled::Mode::LowSpace)
+        // Durability comes from explicit flushes at commit, never from a timer.
+        .flush_every_ms(None);
+    let deadline = Instant::now() + LOCK_RETRY;
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The receipt printer worker: one thread per printer that polls status, prints queued jobs
+//! whole or not at all, and kicks drawers on the printer's kick port.
+//!
+//! Steps of one round, every `status_poll_ms` or when woken:
+//! 1. Connect if not connected; a printer that cannot be reached is `offline`.
+//! 2. Query status (stale bytes drained by the driver); publish a change of state, and of the
+//!    drawer sensor of every drawer on this printer (with the left-open alarm).
+//! 3. Take the oldest pending job. If the printer is not ready, the job waits with the reason
+//!    (paper out, cover open, offline) and fails after `job_wait_secs`. If it is ready, the job is
+//!    marked `printing`, sent, and marked `done`; a failure before any byte was sent leaves it
+//!    waiting, a failure in the middle fails it (the printer may hold part of it).
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use drivers::drawer::{AlarmEvent, OpenAlarm};
+use drivers::escpos::{
+    DrawerKick, DrawerPin, PaperLevel, PrinterError, PrinterStatus, TcpPrinter, Timeouts,
+};
+
+use super::hub::{DeviceEvent, Hub};
+use super::state::{DeviceState, Shared};
+use crate::store::{JobState, PrintJob, Store};
+
+/// What the API asks of a printer worker.
+#[derive(Debug)]
+pub enum Command {
+    /// A job was queued or cancelled: look at the queue now.
+    Wake,
+    /// Pulse the kick connector pin; the answer says whether the printer took it.
+    Kick {
+        pin: u8,
+        reply: Sender<Result<(), String>>,
+    },
+    /// Send bytes as they are (technician pass-through).
+    Raw {
+        bytes: Vec<u8>,
+        reply: Sender<Result<(), String>>,
+    },
+    /// Check the printer now and answer with its status.
+    Check {
+        reply: Sender<Result<String, String>>,
+    },
+    /// Stop the worker.
+    Stop,
+}
+
+/// A drawer hanging on this printer's kick port.
+#[derive(Debug, Clone)]
+pub struct KickDrawer {
+    pub name: String,
+    pub sensor_open_high: bool,
+    pub state: Shared,
+}
+
+/// Settings of one printer worker.
+#[derive(Debug, Clone)]
+pub struct PrinterWorker {
+    pub name: String,
+    pub address: String,
+    pub poll: Duration,
+    pub job_wait: Duration,
+    pub drawer_alarm: Duration,
+    pub drawers: Vec<KickDrawer>,
+    pub state: Shared,
+    pub store: Store,
+    pub hub: Hub,
+}
+
+/// A printer's condition as one word, with detail.
+fn condition(s: &PrinterStatus) -> (&'static str, Option<String>) {
+    if s.offline {
+        ("offline", None)
+    } else if s.cover_open {
+        ("cover_open", None)
+    } else if s.paper == PaperLevel::Out {
+        ("paper_out", None)
+    } else if s.errors.any() {
+        ("error", Some(format!("{:?}", s.errors)))
+    } else if s.paper == PaperLevel::NearEnd {
+        ("paper_low", None)
+    } else {
+        ("online", None)
+    }
+}
+
+impl PrinterWorker {
+    /// Runs until [`Command::Stop`] or until every sender is gone.
+    pub fn run(self, rx: Receiver<Command>) {
+        let mut printer: Option<TcpPrinter> = None;
+        let mut alarms: Vec<(OpenAlarm, Option<bool>)> = self
+            .drawers
+            .iter()
+            .map(|_| (OpenAlarm::new(self.drawer_alarm), None))
+            .collect();
+        let started = Instant::now();
+        loop {
+            let status = self.refresh(&mut printer);
+            if let Ok(s) = &status {
+                let now_ms = started.elapsed().as_millis() as u64;
+                self.observe_drawers(s, &mut alarms, now_ms);
+            }
+            self.print_pending(&mut printer, status.as_ref().ok());
+            match rx.recv_timeout(self.poll) {
+                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Command::Wake) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(Command::Kick { pin, reply }) => {
+                    let _ = reply.send(self.kick(&mut printer, pin));
+                }
+                Ok(Command::Raw { bytes, reply }) => {
+                    let res = self.with_printer(&mut printer, |p| p.write_raw(&bytes));
+                    let _ = reply.send(res);
+                }
+                Ok(Command::Check { reply }) => {
+                    let res = self
+                        .refresh(&mut printer)
+                        .map(|s| condition(&s).0.to_owned());
+                    let _ = reply.send(res);
+                }
+            }
+        }
+    }
+
+    fn connect(&self) -> Result<TcpPrinter, PrinterError> {
+        TcpPrinter::connect(&self.address, Timeouts::default())
+    }
+
+    fn with_printer<T>(
+        &self,
+        printer: &mut Option<TcpPrinter>,
+        f: impl FnOnce(&mut TcpPrinter) -> Result<T, PrinterError>,
+    ) -> Result<T, String> {
+        if printer.is_none() {
+            *printer = Some(self.connect().map_err(|e| error_chain(&e))?);
+        }
+        let p = printer.as_mut().ok_or("not connected")?;
+        f(p).map_err(|e| {
+            *printer = None;
+            error_chain(&e)
+        })
+    }
+
+    /// Connects if needed and queries status; publishes a change of condition.
+    fn refresh(&self, printer: &mut Option<TcpPrinter>) -> Result<PrinterStatus, String> {
+        let res = self.with_printer(printer, |p| p.query_status());
+        let (state, detail) = match &res {
+            Ok(s) => {
+                let (c, d) = condition(s);
+                (c.to_owned(), d)
+            }
+            Err(e) => ("offline".to_owned(), Some(e.clone())),
+        };
+        self.set_state(&self.name, &self.state, &state, detail);
+        res
+    }
+
+    fn set_state(&self, device: &str, shared: &Shared, state: &str, detail: Option<String>) {
+        let changed = {
+            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            s.set(state, detail.clone())
+        };
+        if changed {
+            tracing::info!(device, state, detail = detail.as_deref(), "device state");
+            self.hub.publish(DeviceEvent::Status {
+                device: device.to_owned(),
+                state: state.to_owned(),
+                detail,
+            });
+        }
+    }
+
+    fn observe_drawers(
+        &self,
+        s: &PrinterStatus,
+        alarms: &mut [(OpenAlarm, Option<bool>)],
+        now_ms: u64,
+    ) {
+        for (drawer, (alarm, last)) in self.drawers.iter().zip(alarms.iter_mut()) {
+            let open = s.drawer_open(drawer.sensor_open_high);
+            let state = if open { "open" } else { "closed" };
+            self.set_state(&drawer.name, &drawer.state, state, None);
+            if *last != Some(open) {
+                *last = Some(open);
+                self.hub.publish(DeviceEvent::Drawer {
+                    device: drawer.name.clone(),
+                    state: state.to_owned(),
+                });
+            }
+            if let Some(AlarmEvent::LeftOpen { .. }) = alarm.observe(open, now_ms) {
+                tracing::warn!(device = %drawer.name, "drawer left open");
+                self.hub.publish(DeviceEvent::Drawer {
+                    device: drawer.name.clone(),
+                    state: "left_open".to_owned(),
+                });
+            }
+        }
+    }
+
+    fn kick(&self, printer: &mut Option<TcpPrinter>, pin: u8) -> Result<(), String> {
+        let kick = if pin == 5 {
+            DrawerKick::pin5()
+        } else {
+            DrawerKick::pin2()
+        };
+        debug_assert!(matches!(kick.pin(), DrawerPin::Pin2 | DrawerPin::Pin5));
+        self.with_printer(printer, |p| p.kick_drawer(&kick))
+    }
+
+    /// Prints pending jobs while the printer is ready.
+    fn print_pending(&self, printer: &mut Option<TcpPrinter>, status: Option<&PrinterStatus>) {
+        loop {
+            let job = match self.store.next_print_job(&self.name) {
+                Ok(Some(job)) => job,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(device = %self.name, error = %e, "print queue unreadable");
+                    return;
+                }
+            };
+            let ready = status.is_some_and(PrinterStatus::ready);
+            if !ready {
+                let reason = match status {
+                    Some(s) => condition(s).0.to_owned(),
+                    None => "offline".to_owned(),
+                };
+                self.wait_or_fail(&job, reason);
+                return;
+            }
+            if !self.update(&job, JobState::Printing, true) {
+                return;
+            }
+            if printer.is_none() {
+                match self.connect() {
+                    Ok(p) => *printer = Some(p),
+                    Err(e) => {
+                        self.update(&job, JobState::Waiting(error_chain(&e)), false);
+                        return;
+                    }
+                }
+            }
+            let Some(p) = printer.as_mut() else { return };
+            match p.print_job(&job.payload) {
+                Ok(_) => {
+                    self.update(&job, JobState::Done, false);
+                }
+                Err(e) => {
+                    *printer = None;
+                    // A fault reported before sending leaves nothing on the printer: wait.
+                    // Anything later may have printed part of the job: fail, reprint on request.
+                    let state = match &e {
+                        PrinterError::CoverOpen
+                        | PrinterError::PaperOut
+                        | PrinterError::Offline
+                        | PrinterError::Fault(_)
+                        | PrinterError::NoStatusReply { .. } => JobState::Waiting(error_chain(&e)),
+                        _ => JobState::Failed(error_chain(&e)),
+                    };
+                    self.update(&job, state, false);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn wait_or_fail(&self, job: &PrintJob, reason: String) {
+        let waited_ms = crate::clock::now()
+            .millis()
+            .saturating_sub(job.created_at.millis());
+        if waited_ms > self.job_wait.as_millis() as i64 {
+            self.update(
+                job,
+                JobState::Failed(format!("gave up waiting: {reason}")),
+                false,
+            );
+        } else if job.state != JobState::Waiting(reason.clone()) {
+            self.update(job, JobState::Waiting(reason), false);
+        }
+    }
+
+    /// Records a job's new state and publishes it; false if the store failed.
+    fn update(&self, job: &PrintJob, state: JobState, sent: bool) -> bool {
+        let (name, detail) = (state.name(), state.detail().map(str::to_owned));
+        match self.store.update_print_job(job.id, state, sent) {
+            Ok(_) => {
+                tracing::info!(device = %self.name, job = %job.id, state = name, "print job");
+                if name == "done" {
+                    self.state
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .stats
+                        .jobs_printed += 1;
+                }
+                self.hub.publish(DeviceEvent::Job {
+                    device: self.name.clone(),
+                    job: job.id.to_string(),
+                    state: name.to_owned(),
+                    detail,
+                });
+                true
+            }
+            Err(e) => {
+                tracing::error!(device = %self.name, job = %job.id, error = %e, "print queue");
+                false
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(cause) = src {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        src = cause.source();
+    }
+    s
+}
+
+/// A worker's shared state, for the API.
+pub fn new_shared() -> Shared {
+    Arc::new(Mutex::new(DeviceState::new()))
+}
