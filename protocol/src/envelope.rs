@@ -9,11 +9,13 @@
 //! | rest | postcard encoding of [`Body`]: store, sequence, event id, time, event |
 //!
 //! The decoder reads the magic and the version before it touches the body, so a message from a
-//! newer schema is refused as [`DecodeError::FutureVersion`] rather than misread.
+//! newer schema is refused as [`DecodeError::FutureVersion`] rather than misread. The framing is
+//! shared with the link's other messages, see [`crate::frame`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
+use crate::frame::{self, FrameError, Magic};
 use crate::ids::{EventId, StoreId};
 use crate::time::Timestamp;
 
@@ -67,44 +69,26 @@ pub enum DecodeError {
 impl Envelope {
     /// Encodes with the current schema version.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
-        out.push(MAGIC);
-        // A u16 and a derived struct of owned data cannot fail to serialize into a Vec.
-        let header = postcard::to_stdvec(&SCHEMA_VERSION).unwrap_or_default();
-        out.extend_from_slice(&header);
-        let body = postcard::to_stdvec(self).unwrap_or_default();
-        out.extend_from_slice(&body);
-        out
+        frame::encode(Magic::Envelope, self)
     }
 
     /// Decodes bytes from anywhere (disk, broker, fuzzer). Never panics.
     pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
-        if bytes.len() > MAX_ENCODED_LEN {
-            return Err(DecodeError::TooLarge {
-                len: bytes.len(),
-                max: MAX_ENCODED_LEN,
-            });
+        frame::decode(Magic::Envelope, bytes).map_err(DecodeError::from)
+    }
+}
+
+impl From<FrameError> for DecodeError {
+    fn from(e: FrameError) -> DecodeError {
+        match e {
+            FrameError::Empty => DecodeError::Empty,
+            FrameError::TooLarge { len, max } => DecodeError::TooLarge { len, max },
+            FrameError::BadMagic { found, .. } => DecodeError::BadMagic { found },
+            FrameError::BadVersion => DecodeError::BadVersion,
+            FrameError::FutureVersion { found } => DecodeError::FutureVersion { found },
+            FrameError::UnsupportedVersion { found } => DecodeError::UnsupportedVersion { found },
+            FrameError::Body { version, reason } => DecodeError::Body { version, reason },
+            FrameError::TrailingBytes { extra } => DecodeError::TrailingBytes { extra },
         }
-        let (&magic, rest) = bytes.split_first().ok_or(DecodeError::Empty)?;
-        if magic != MAGIC {
-            return Err(DecodeError::BadMagic { found: magic });
-        }
-        let (version, body) =
-            postcard::take_from_bytes::<u16>(rest).map_err(|_| DecodeError::BadVersion)?;
-        if version > SCHEMA_VERSION {
-            return Err(DecodeError::FutureVersion { found: version });
-        }
-        if version < MIN_SCHEMA_VERSION {
-            return Err(DecodeError::UnsupportedVersion { found: version });
-        }
-        let (env, extra) =
-            postcard::take_from_bytes::<Envelope>(body).map_err(|e| DecodeError::Body {
-                version,
-                reason: e.to_string(),
-            })?;
-        if !extra.is_empty() {
-            return Err(DecodeError::TrailingBytes { extra: extra.len() });
-        }
-        Ok(env)
     }
 }

@@ -121,6 +121,15 @@ uuid_id!(
     PairingId
 );
 
+uuid_id!(
+    /// One command from the cloud; the store applies each id at most once.
+    CommandId
+);
+uuid_id!(
+    /// One boot of a box: new at every start of the daemon.
+    BootId
+);
+
 impl From<PairingId> for TokenId {
     fn from(p: PairingId) -> TokenId {
         TokenId(p.0)

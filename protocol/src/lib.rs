@@ -10,6 +10,10 @@
 //! - [`event`]: [`Event`], every state change the store journals.
 //! - [`envelope`]: [`Envelope`] and its versioned postcard codec ([`Envelope::encode`],
 //!   [`Envelope::decode`]).
+//! - [`frame`]: the versioned framing every message shares (magic byte per type, schema
+//!   version, postcard body) and its typed [`FrameError`].
+//! - [`command`]: commands from the cloud to a store and their results.
+//! - [`link`]: the link's own messages: acknowledgement watermark, presence, telemetry.
 //! - [`topics`]: every MQTT topic name, built in one place.
 //!
 //! # Compatibility
@@ -28,14 +32,19 @@
 //!   envelope has several valid byte forms. Deduplicate by [`EventId`] or `(store, seq)`, never
 //!   by a hash of the bytes.
 
+pub mod command;
 pub mod envelope;
 pub mod event;
+pub mod frame;
 pub mod ids;
+pub mod link;
 pub mod money;
 pub mod time;
 pub mod topics;
 
 pub use envelope::{DecodeError, Envelope, SCHEMA_VERSION};
+pub use frame::FrameError;
+pub use ids::{BootId, CommandId};
 pub use event::{Event, Role};
 pub use ids::{EventId, IdError, PairingId, StoreId, TokenId};
 pub use money::{Currency, Money, MoneyError};
