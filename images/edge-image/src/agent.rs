@@ -1,0 +1,673 @@
+//! The update agent: install a verified bundle into the inactive slot, and on every boot commit
+//! or abandon a pending update.
+//!
+//! State machine (variables in GRUB's environment, see [`crate::grubenv`]):
+//! 1. `install`: disarm any armed update (`pending_slot=""`) *before* writing, write the root
+//!    image into the slot not running, read it back and compare its hash, then arm it:
+//!    `pending_slot=X boot_tries=0`.
+//! 2. GRUB, next boot: pending and `boot_tries=0` → `boot_tries=1`, boot X. Pending and
+//!    `boot_tries=1` (X was booted and never committed: crash, hang, power cut) → clear
+//!    `pending_slot`, set `rollback_reason`, boot `active_slot`. No update pending → boot
+//!    `active_slot`; ordinary power cuts never count.
+//! 3. `boot_check` on X: healthy before the deadline → `active_slot=X`, pending cleared
+//!    (committed). Not healthy → pending cleared, `rollback_reason` set, reboot into the old
+//!    slot. On the old slot, `boot_check` finds `rollback_reason`, reports it and clears it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::Verified;
+use crate::grubenv::{Env, EnvError};
+use crate::sha256_reader;
+
+/// A root slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Slot {
+    A,
+    B,
+}
+
+impl Slot {
+    /// The name GRUB's environment and the kernel command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Slot::A => "a",
+            Slot::B => "b",
+        }
+    }
+
+    /// The other slot.
+    pub fn other(self) -> Slot {
+        match self {
+            Slot::A => Slot::B,
+            Slot::B => Slot::A,
+        }
+    }
+
+    fn parse(s: &str) -> Option<Slot> {
+        match s {
+            "a" => Some(Slot::A),
+            "b" => Some(Slot::B),
+            _ => None,
+        }
+    }
+
+    /// The slot named by `edge.slot=` on a kernel command line.
+    pub fn from_cmdline(cmdline: &str) -> Option<Slot> {
+        cmdline
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("edge.slot="))
+            .and_then(Slot::parse)
+    }
+}
+
+/// Where the agent finds the boot environment, the slots and its status directory.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub env: PathBuf,
+    pub slot_a: PathBuf,
+    pub slot_b: PathBuf,
+    pub status_dir: PathBuf,
+}
+
+impl Layout {
+    /// The device (or file) of a slot.
+    pub fn slot_path(&self, slot: Slot) -> &Path {
+        match slot {
+            Slot::A => &self.slot_a,
+            Slot::B => &self.slot_b,
+        }
+    }
+}
+
+/// One reported state transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Transition {
+    /// A bundle was written to `slot`, read back and armed for one boot.
+    Armed { slot: Slot, version: String },
+    /// The pending update in `slot` is healthy and now the active slot.
+    Committed { slot: Slot, version: String },
+    /// The pending update was abandoned on its trial boot; the box reboots into the old slot.
+    RollingBack { slot: Slot, reason: String },
+    /// The box is back on its old slot after an update failed; `reason` says why.
+    RolledBack { slot: Slot, reason: String },
+    /// Nothing pending; running the committed slot.
+    Running { slot: Slot },
+}
+
+/// What went wrong in the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    #[error("cannot tell which slot is running: no edge.slot=a|b on the kernel command line")]
+    UnknownSlot,
+    #[error(
+        "an update in slot {pending} is on trial (running {running}, committed {active}); \
+         wait for it to commit or roll back"
+    )]
+    Trial {
+        pending: String,
+        running: &'static str,
+        active: String,
+    },
+    #[error("slot {slot} ({path}) holds {capacity} bytes, the root image needs {needed}")]
+    TooSmall {
+        slot: &'static str,
+        path: PathBuf,
+        capacity: u64,
+        needed: u64,
+    },
+    #[error("cannot write slot {slot} ({path}): {source}")]
+    Write {
+        slot: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("the root image changed while it was written (now {found}, verified {expected})")]
+    SourceChanged { found: String, expected: String },
+    #[error("read-back of slot {slot} gives SHA-256 {found}, expected {expected}; not armed")]
+    ReadBack {
+        slot: &'static str,
+        found: String,
+        expected: String,
+    },
+    #[error("cannot record the update status in {path}: {source}")]
+    Status { path: PathBuf, source: io::Error },
+}
+
+/// Appends transitions to `events.jsonl` and keeps the latest in `status.json`.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    dir: PathBuf,
+}
+
+/// A transition with its time, as written to the status files.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub unix_time: u64,
+    #[serde(flatten)]
+    pub transition: Transition,
+}
+
+impl Reporter {
+    pub fn new(dir: &Path) -> Reporter {
+        Reporter {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Records one transition (and prints it for the journal).
+    pub fn report(&self, transition: &Transition) -> Result<(), AgentError> {
+        let status = |path: PathBuf| move |source| AgentError::Status { path, source };
+        let record = Record {
+            unix_time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            transition: transition.clone(),
+        };
+        let line = serde_json::to_string(&record).unwrap_or_default();
+        println!("edge-update: {line}");
+        fs::create_dir_all(&self.dir).map_err(status(self.dir.clone()))?;
+        let events = self.dir.join("events.jsonl");
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&events)
+            .map_err(status(events.clone()))?;
+        writeln!(f, "{line}").map_err(status(events.clone()))?;
+        f.sync_all().map_err(status(events))?;
+        let latest = self.dir.join("status.json");
+        let tmp = self.dir.join("status.json.tmp");
+        fs::write(&tmp, format!("{line}\n")).map_err(status(tmp.clone()))?;
+        fs::rename(&tmp, &latest).map_err(status(latest))?;
+        Ok(())
+    }
+
+    /// Every recorded transition, oldest first.
+    pub fn history(&self) -> Vec<Record> {
+        fs::read_to_string(self.dir.join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+fn capacity(path: &Path, f: &mut File) -> io::Result<Option<u64>> {
+    use std::os::unix::fs::FileTypeExt;
+    if fs::metadata(path)?.file_type().is_block_device() {
+        let end = f.seek(SeekFrom::End(0))?;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(Some(end))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Writes a verified bundle into the slot not running and arms it for one boot.
+pub fn install(
+    bundle: &Verified,
+    layout: &Layout,
+    running: Slot,
+    reporter: &Reporter,
+    mut progress: impl FnMut(u64),
+) -> Result<Slot, AgentError> {
+    let mut env = Env::read(&layout.env)?;
+    let active = Slot::parse(env.get("active_slot")).unwrap_or(Slot::A);
+    if running != active {
+        return Err(AgentError::Trial {
+            pending: env.get("pending_slot").to_owned(),
+            running: running.name(),
+            active: active.name().to_owned(),
+        });
+    }
+    let target = running.other();
+    // Disarm first: a half-written slot must never be booted.
+    env.set("pending_slot", "")?;
+    env.set("boot_tries", "0")?;
+    env.write(&layout.env)?;
+
+    let entry = &bundle.manifest.rootfs;
+    let src_path = bundle.rootfs_path();
+    let dst_path = layout.slot_path(target);
+    let slot = target.name();
+    let write_err = |source| AgentError::Write {
+        slot,
+        path: dst_path.to_owned(),
+        source,
+    };
+    let mut dst = OpenOptions::new()
+        .write(true)
+        .read(true)
+        .open(dst_path)
+        .map_err(write_err)?;
+    if let Some(cap) = capacity(dst_path, &mut dst).map_err(write_err)? {
+        if cap < entry.size {
+            return Err(AgentError::TooSmall {
+                slot,
+                path: dst_path.to_owned(),
+                capacity: cap,
+                needed: entry.size,
+            });
+        }
+    }
+    // Hash what is written: the bundle was verified, but the file could change underneath.
+    let written =
+        copy_hashing(&src_path, &mut dst, entry.size, &mut progress).map_err(write_err)?;
+    if written != entry.sha256 {
+        return Err(AgentError::SourceChanged {
+            found: written,
+            expected: entry.sha256.clone(),
+        });
+    }
+    dst.sync_all().map_err(write_err)?;
+    drop(dst);
+
+    let back = File::open(dst_path).map_err(|source| AgentError::Read {
+        path: dst_path.to_owned(),
+        source,
+    })?;
+    let (_, found) =
+        sha256_reader(back.take(entry.size), |_| {}).map_err(|source| AgentError::Read {
+            path: dst_path.to_owned(),
+            source,
+        })?;
+    if found != entry.sha256 {
+        return Err(AgentError::ReadBack {
+            slot,
+            found,
+            expected: entry.sha256.clone(),
+        });
+    }
+
+    env.set("pending_slot", slot)?;
+    env.set("pending_version", &bundle.manifest.version)?;
+    env.set("boot_tries", "0")?;
+    env.set("rollback_reason", "")?;
+    env.write(&layout.env)?;
+    reporter.report(&Transition::Armed {
+        slot: target,
+        version: bundle.manifest.version.clone(),
+    })?;
+    Ok(target)
+}
+
+/// Copies `len` bytes of `src` to the start of `dst`, returning the hex SHA-256 of what went.
+fn copy_hashing(
+    src: &Path,
+    dst: &mut File,
+    len: u64,
+    progress: &mut impl FnMut(u64),
+) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = File::open(src)?.take(len);
+    dst.seek(SeekFrom::Start(0))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n])?;
+        progress(n as u64);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Decides, on a boot, what to do about a pending update. `healthy` is asked until it says
+/// yes or `deadline` passes. Returns the transition; the caller reboots on `RollingBack`.
+pub fn boot_check(
+    layout: &Layout,
+    running: Slot,
+    reporter: &Reporter,
+    deadline: Duration,
+    poll: Duration,
+    mut healthy: impl FnMut() -> Result<(), String>,
+) -> Result<Transition, AgentError> {
+    let mut env = Env::read(&layout.env)?;
+    let reason = env.get("rollback_reason").to_owned();
+    if !reason.is_empty() {
+        env.set("rollback_reason", "")?;
+        env.set("pending_version", "")?;
+        env.write(&layout.env)?;
+        let t = Transition::RolledBack {
+            slot: running,
+            reason,
+        };
+        reporter.report(&t)?;
+        return Ok(t);
+    }
+    if env.get("pending_slot") != running.name() {
+        let t = Transition::Running { slot: running };
+        reporter.report(&t)?;
+        return Ok(t);
+    }
+    let version = env.get("pending_version").to_owned();
+    let start = Instant::now();
+    let mut last;
+    loop {
+        match healthy() {
+            Ok(()) => {
+                env.set("active_slot", running.name())?;
+                env.set("pending_slot", "")?;
+                env.set("pending_version", "")?;
+                env.set("boot_tries", "0")?;
+                env.write(&layout.env)?;
+                let t = Transition::Committed {
+                    slot: running,
+                    version,
+                };
+                reporter.report(&t)?;
+                return Ok(t);
+            }
+            Err(e) => last = e,
+        }
+        if start.elapsed() >= deadline {
+            break;
+        }
+        std::thread::sleep(poll.min(deadline.saturating_sub(start.elapsed())));
+    }
+    let reason = format!(
+        "version {version:?} in slot {} not healthy within {} s: {last}",
+        running.name(),
+        deadline.as_secs()
+    );
+    env.set("pending_slot", "")?;
+    env.set("boot_tries", "0")?;
+    env.set("rollback_reason", &reason)?;
+    env.write(&layout.env)?;
+    let t = Transition::RollingBack {
+        slot: running,
+        reason,
+    };
+    reporter.report(&t)?;
+    Ok(t)
+}
+
+/// Asks the daemon's `GET /v1/health` over plain HTTP: healthy is 200 with `"status":"ok"`.
+pub fn http_health(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET /v1/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("{addr}: {e}"))?;
+    let mut reply = String::new();
+    s.take(64 * 1024)
+        .read_to_string(&mut reply)
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let status = reply.lines().next().unwrap_or("");
+    let body_ok = reply.contains("\"status\":\"ok\"");
+    if status.split_whitespace().nth(1) == Some("200") && body_ok {
+        Ok(())
+    } else {
+        Err(format!("health answered {status:?}"))
+    }
+}
+
+/// Verifies a bundle with the trusted key and only then installs it.
+pub fn verify_and_install(
+    dir: &Path,
+    key: &ed25519_dalek::VerifyingKey,
+    compatible: &str,
+    layout: &Layout,
+    running: Slot,
+    reporter: &Reporter,
+    progress: impl FnMut(u64),
+) -> Result<(Verified, Slot), InstallError> {
+    let verified = crate::bundle::verify(dir, key, compatible)?;
+    let slot = install(&verified, layout, running, reporter, progress)?;
+    Ok((verified, slot))
+}
+
+/// A refused bundle or a failed installation.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Bundle(#[from] crate::bundle::BundleError),
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{self, COMPATIBLE_X86_64};
+    use ed25519_dalek::SigningKey;
+
+    struct Box_ {
+        _t: tempfile::TempDir,
+        layout: Layout,
+        reporter: Reporter,
+        bundle: PathBuf,
+        key: SigningKey,
+    }
+
+    const OLD: u8 = 0xAA;
+
+    fn new_box() -> Box_ {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path();
+        let layout = Layout {
+            env: p.join("grubenv"),
+            slot_a: p.join("slot-a"),
+            slot_b: p.join("slot-b"),
+            status_dir: p.join("update"),
+        };
+        let mut env = Env::default();
+        env.set("active_slot", "a").unwrap();
+        env.set("pending_slot", "").unwrap();
+        env.set("boot_tries", "0").unwrap();
+        env.write(&layout.env).unwrap();
+        fs::write(&layout.slot_a, vec![OLD; 300_000]).unwrap();
+        fs::write(&layout.slot_b, vec![OLD; 300_000]).unwrap();
+        let root = p.join("new-root.img");
+        let new_root: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        fs::write(&root, &new_root).unwrap();
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let bundle = p.join("bundle");
+        bundle::create(&root, "2.0.0", COMPATIBLE_X86_64, &key, &bundle).unwrap();
+        let reporter = Reporter::new(&layout.status_dir);
+        Box_ {
+            _t: t,
+            layout,
+            reporter,
+            bundle,
+            key,
+        }
+    }
+
+    fn install_it(b: &Box_) -> Result<Slot, InstallError> {
+        verify_and_install(
+            &b.bundle,
+            &b.key.verifying_key(),
+            COMPATIBLE_X86_64,
+            &b.layout,
+            Slot::A,
+            &b.reporter,
+            |_| {},
+        )
+        .map(|(_, s)| s)
+    }
+
+    fn check(
+        b: &Box_,
+        running: Slot,
+        deadline_ms: u64,
+        healthy: impl FnMut() -> Result<(), String>,
+    ) -> Transition {
+        let deadline = Duration::from_millis(deadline_ms);
+        let poll = Duration::from_millis(5);
+        boot_check(&b.layout, running, &b.reporter, deadline, poll, healthy).unwrap()
+    }
+
+    fn env(b: &Box_) -> Env {
+        Env::read(&b.layout.env).unwrap()
+    }
+
+    /// What grub.cfg does at boot, for the tests: returns the slot booted.
+    fn grub_boot(b: &Box_) -> Slot {
+        let mut e = env(b);
+        let mut slot = Slot::parse(e.get("active_slot")).unwrap();
+        if let Some(p) = Slot::parse(e.get("pending_slot")) {
+            if e.get("boot_tries") == "0" {
+                e.set("boot_tries", "1").unwrap();
+                slot = p;
+            } else {
+                let reason = format!("slot {} was booted once and never committed", p.name());
+                e.set("rollback_reason", &reason).unwrap();
+                e.set("pending_slot", "").unwrap();
+                e.set("boot_tries", "0").unwrap();
+            }
+            e.write(&b.layout.env).unwrap();
+        }
+        slot
+    }
+
+    #[test]
+    fn slot_from_the_kernel_command_line() {
+        assert_eq!(Slot::from_cmdline("ro quiet edge.slot=b x"), Some(Slot::B));
+        assert_eq!(Slot::from_cmdline("ro edge.slot=c"), None);
+        assert_eq!(Slot::from_cmdline("ro"), None);
+    }
+
+    #[test]
+    fn a_tampered_bundle_is_refused_before_anything_is_written() {
+        let b = new_box();
+        let env_before = fs::read(&b.layout.env).unwrap();
+        let mut root = fs::read(b.bundle.join(bundle::ROOTFS)).unwrap();
+        root[123] ^= 0xFF;
+        fs::write(b.bundle.join(bundle::ROOTFS), &root).unwrap();
+        let err = install_it(&b).unwrap_err();
+        assert!(err.to_string().contains("SHA-256"), "{err}");
+        assert_eq!(fs::read(&b.layout.slot_b).unwrap(), vec![OLD; 300_000]);
+        assert_eq!(fs::read(&b.layout.env).unwrap(), env_before);
+        assert!(b.reporter.history().is_empty());
+    }
+
+    #[test]
+    fn a_bundle_signed_by_another_key_is_refused_before_anything_is_written() {
+        let mut b = new_box();
+        b.key = SigningKey::from_bytes(&[10; 32]);
+        let err = install_it(&b).unwrap_err();
+        assert!(err.to_string().contains("signature"), "{err}");
+        assert_eq!(fs::read(&b.layout.slot_b).unwrap(), vec![OLD; 300_000]);
+    }
+
+    #[test]
+    fn a_good_update_is_booted_once_and_committed_when_healthy() {
+        let b = new_box();
+        assert_eq!(install_it(&b).unwrap(), Slot::B);
+        let slot_b = fs::read(&b.layout.slot_b).unwrap();
+        assert_eq!(
+            &slot_b[..200_000],
+            &fs::read(b.bundle.join(bundle::ROOTFS)).unwrap()[..]
+        );
+        assert_eq!(
+            env(&b).get("active_slot"),
+            "a",
+            "not committed before it ran"
+        );
+        assert_eq!(grub_boot(&b), Slot::B);
+        let t = check(&b, Slot::B, 5000, || Ok(()));
+        assert!(
+            matches!(t, Transition::Committed { slot: Slot::B, .. }),
+            "{t:?}"
+        );
+        assert_eq!(env(&b).get("active_slot"), "b");
+        // A power cut afterwards boots b again, and again: boots are not counted.
+        assert_eq!(grub_boot(&b), Slot::B);
+        assert_eq!(grub_boot(&b), Slot::B);
+        let states: Vec<_> = b
+            .reporter
+            .history()
+            .into_iter()
+            .map(|r| r.transition)
+            .collect();
+        assert!(matches!(states[0], Transition::Armed { slot: Slot::B, .. }));
+        assert!(matches!(
+            states[1],
+            Transition::Committed { slot: Slot::B, .. }
+        ));
+    }
+
+    #[test]
+    fn an_unhealthy_update_rolls_back_and_says_why() {
+        let b = new_box();
+        install_it(&b).unwrap();
+        assert_eq!(grub_boot(&b), Slot::B);
+        let mut asked = 0;
+        let t = check(&b, Slot::B, 30, || {
+            asked += 1;
+            Err("connection refused".into())
+        });
+        assert!(asked >= 2, "asked until the deadline");
+        assert!(matches!(t, Transition::RollingBack { .. }), "{t:?}");
+        assert_eq!(
+            grub_boot(&b),
+            Slot::A,
+            "the reboot goes back to the old slot"
+        );
+        let t = check(&b, Slot::A, 1000, || Ok(()));
+        match t {
+            Transition::RolledBack { slot, reason } => {
+                assert_eq!(slot, Slot::A);
+                assert!(reason.contains("connection refused"), "{reason}");
+                assert!(reason.contains("2.0.0"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(env(&b).get("active_slot"), "a");
+        assert_eq!(env(&b).get("rollback_reason"), "", "reported once");
+    }
+
+    #[test]
+    fn a_crash_during_the_trial_boot_rolls_back_in_grub() {
+        let b = new_box();
+        install_it(&b).unwrap();
+        assert_eq!(grub_boot(&b), Slot::B);
+        // The box dies before boot_check commits; GRUB falls back by itself.
+        assert_eq!(grub_boot(&b), Slot::A);
+        let t = check(&b, Slot::A, 1000, || Ok(()));
+        let reason = match &t {
+            Transition::RolledBack { reason, .. } => reason.as_str(),
+            _ => "",
+        };
+        assert!(reason.contains("never committed"), "{t:?}");
+    }
+
+    #[test]
+    fn no_install_while_an_update_is_on_trial() {
+        let b = new_box();
+        install_it(&b).unwrap();
+        assert_eq!(grub_boot(&b), Slot::B);
+        let err = verify_and_install(
+            &b.bundle,
+            &b.key.verifying_key(),
+            COMPATIBLE_X86_64,
+            &b.layout,
+            Slot::B,
+            &b.reporter,
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("on trial"), "{err}");
+    }
+}
