@@ -69,6 +69,64 @@ pub enum Command {
     Pair(PairCommand),
     /// Print the effective configuration as TOML and exit.
     Config,
+    /// Technician diagnostics; they talk to devices directly, daemon running or not.
+    #[command(subcommand)]
+    Diag(DiagCommand),
+}
+
+/// `edge-daemon diag …`
+#[derive(Debug, Subcommand)]
+pub enum DiagCommand {
+    /// Print a test page on an ESC/POS printer (`host:9100`).
+    PrintTest {
+        address: String,
+        /// Paper width: 58mm or 80mm.
+        #[arg(long, default_value = "80mm", value_parser = parse_paper)]
+        paper: drivers::escpos::Paper,
+    },
+    /// Open a drawer on a printer's kick port.
+    Kick {
+        address: String,
+        /// Kick connector pin, 2 or 5.
+        #[arg(long, default_value_t = 2)]
+        pin: u8,
+    },
+    /// Print the scans of a serial scanner (`/dev/ttyACM0`) as JSON lines.
+    Scan {
+        path: PathBuf,
+        /// How long to listen.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+    },
+    /// Run an RFID inventory on an LLRP reader (`host:5084`) and print the reads per EPC.
+    Rfid {
+        address: String,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// Interpret scan data (AIM prefix, GTIN, GS1 element strings, Digital Link). Write the
+    /// group separator as `\x1d` or `<GS>`.
+    DecodeBarcode { data: String },
+    /// Decode an EPC given in hex (SGTIN, SSCC, SGLN, GRAI, GIAI).
+    DecodeEpc { hex: String },
+    /// Check identity, versions, devices and the cloud; print the result on the receipt
+    /// printer as a ticket.
+    SelfTest {
+        /// The receipt printer (`host:9100`); default: the first configured one.
+        #[arg(long)]
+        printer: Option<String>,
+        /// Only print the report here, not on a printer.
+        #[arg(long)]
+        no_ticket: bool,
+    },
+}
+
+fn parse_paper(s: &str) -> Result<drivers::escpos::Paper, String> {
+    match s {
+        "58mm" | "58" => Ok(drivers::escpos::Paper::Mm58),
+        "80mm" | "80" => Ok(drivers::escpos::Paper::Mm80),
+        other => Err(format!("{other:?} is not 58mm or 80mm")),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -187,7 +187,7 @@ pub enum ConfigError {
 /// Environment variables with this prefix override settings.
 pub const ENV_PREFIX: &str = "EDGE_";
 /// Variables with [`ENV_PREFIX`] that are not settings.
-const ENV_NOT_SETTINGS: &[&str] = &["log", "admin_socket"];
+const ENV_NOT_SETTINGS: &[&str] = &["log", "admin_socket", "config"];
 
 /// Loads the configuration; see the module docs for the order.
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {

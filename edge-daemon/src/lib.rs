@@ -11,5 +11,6 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod devices;
+pub mod diag;
 pub mod store;
 pub mod telemetry;

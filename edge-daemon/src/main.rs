@@ -4,13 +4,20 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use edge_daemon::admin::{self, AdminRequest, AdminResponse};
-use edge_daemon::cli::{Cli, Command, PairCommand, TokenCommand};
+use edge_daemon::cli::{Cli, Command, DiagCommand, PairCommand, TokenCommand};
 use edge_daemon::config::{self, Config};
 use edge_daemon::store::{Store, StoreError};
-use edge_daemon::{daemon, telemetry};
+use edge_daemon::{daemon, diag, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Decoding needs no configuration: a broken one must not stand in the way.
+    if let Some(Command::Diag(
+        cmd @ (DiagCommand::DecodeBarcode { .. } | DiagCommand::DecodeEpc { .. }),
+    )) = &cli.command
+    {
+        return decode(cmd);
+    }
     let cfg = match config::load(cli.common.config.as_deref(), &cli.common.overrides()) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -20,6 +27,7 @@ fn main() -> ExitCode {
     };
     let request = match cli.command.unwrap_or(Command::Run) {
         Command::Run => return run(cfg),
+        Command::Diag(cmd) => return diagnose(&cfg, cmd),
         Command::Config => {
             match toml::to_string_pretty(&cfg) {
                 Ok(text) => print!("{text}"),
@@ -122,4 +130,93 @@ fn admin_command(cfg: &Config, req: AdminRequest) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+fn decode(cmd: &DiagCommand) -> ExitCode {
+    let res = match cmd {
+        DiagCommand::DecodeBarcode { data } => diag::decode_barcode(data),
+        DiagCommand::DecodeEpc { hex } => diag::decode_epc(hex),
+        _ => return ExitCode::FAILURE,
+    };
+    match res {
+        Ok(v) => {
+            print_json(&v);
+            ExitCode::SUCCESS
+        }
+        Err(v) => {
+            print_json(&v);
+            eprintln!(
+                "edge-daemon: {}",
+                v["error"].as_str().unwrap_or("cannot decode")
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn diagnose(cfg: &Config, cmd: DiagCommand) -> ExitCode {
+    use std::time::Duration;
+    let res = match cmd {
+        DiagCommand::PrintTest { address, paper } => {
+            diag::print_document(&address, paper, &diag::test_page())
+        }
+        DiagCommand::Kick { address, pin } => diag::kick(&address, pin),
+        DiagCommand::Scan { path, seconds } => {
+            diag::scan(&path, Duration::from_secs(seconds), |v| {
+                println!("{v}");
+            })
+            .map(|n| serde_json::json!({ "scans": n }))
+        }
+        DiagCommand::Rfid { address, seconds } => {
+            diag::rfid(&address, Duration::from_secs(seconds))
+        }
+        cmd @ (DiagCommand::DecodeBarcode { .. } | DiagCommand::DecodeEpc { .. }) => {
+            return decode(&cmd)
+        }
+        DiagCommand::SelfTest { printer, no_ticket } => self_test(cfg, printer, no_ticket),
+    };
+    match res {
+        Ok(v) => {
+            print_json(&v);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("edge-daemon: diag: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn self_test(
+    cfg: &Config,
+    printer: Option<String>,
+    no_ticket: bool,
+) -> Result<serde_json::Value, diag::DiagError> {
+    let mut report = diag::self_test_report(cfg);
+    if no_ticket {
+        return Ok(report);
+    }
+    let printer = printer.or_else(|| {
+        cfg.devices.list.iter().find_map(|d| match d {
+            edge_daemon::devices::config::DeviceSpec::ReceiptPrinter { address, .. } => {
+                Some(address.clone())
+            }
+            _ => None,
+        })
+    });
+    let Some(printer) = printer else {
+        return Err(diag::DiagError {
+            what: "self-test ticket".into(),
+            reason: "no receipt printer is configured; give --printer ADDR or --no-ticket".into(),
+        });
+    };
+    let local = diag::local_address_towards(&printer);
+    let ticket = diag::self_test_ticket(&report, local.as_deref());
+    let printed = diag::print_document(&printer, drivers::escpos::Paper::Mm80, &ticket)?;
+    report["ticket"] = printed;
+    Ok(report)
 }

@@ -19,6 +19,7 @@ use super::AppState;
 use crate::clock::rfc3339;
 use crate::devices::config::{self, DeviceSpec};
 use crate::devices::document::ReceiptDocument;
+use crate::devices::label::LabelDocument;
 use crate::devices::manager::{DeviceError, DeviceManager, DeviceView};
 use crate::store::{JobState, NewPrintJob, PrintJob};
 
@@ -244,27 +245,96 @@ pub async fn print(
         .map_err(|e| ApiError::field(e.field, e.reason))?;
     let payload = encode(&receipt, &profile);
     let body = serde_json::to_vec(&doc).unwrap_or_default();
-    let idem = key.request(
-        p.idem_scope(),
-        "POST",
-        &format!("/v1/devices/{name}/print"),
-        &body,
-    );
+    let job = Enqueue {
+        name,
+        what: "receipt",
+        action: "print",
+        payload,
+    };
+    enqueue(&state, &devices, &p, key, &body, job).await
+}
+
+/// A job for [`enqueue`].
+struct Enqueue {
+    name: String,
+    what: &'static str,
+    /// The last path segment of the request, for its idempotency fingerprint.
+    action: &'static str,
+    payload: Vec<u8>,
+}
+
+/// Puts a job on the durable queue in the request's write and wakes the printer.
+async fn enqueue(
+    state: &AppState,
+    devices: &DeviceManager,
+    p: &Principal,
+    key: IdemKey,
+    body: &[u8],
+    job: Enqueue,
+) -> Result<Response, ApiError> {
+    let Enqueue {
+        name,
+        what,
+        action,
+        payload,
+    } = job;
+    let path = format!("/v1/devices/{name}/{action}");
+    let idem = key.request(p.idem_scope(), "POST", &path, body);
     let device = name.clone();
-    let resp = commit(&state, idem, move |_| {
+    let resp = commit(state, idem, move |_| {
         let id = Uuid::new_v4();
         let job = NewPrintJob {
             id,
             device: device.clone(),
-            what: "receipt".into(),
+            what: what.into(),
             payload,
         };
-        let view = queued_view(id, &device, "receipt");
+        let view = queued_view(id, &device, what);
         Ok(Decision::new(Vec::new(), StatusCode::ACCEPTED, view).with_print_job(job))
     })
     .await?;
     devices.wake(&name);
     Ok(resp)
+}
+
+/// Queues a label on a label printer. The job is on disk when this answers 202; it prints whole
+/// or not at all and waits while the printer is out of labels or its head is open.
+#[utoipa::path(post, path = "/v1/devices/{name}/label", tag = "devices",
+    security(("bearer" = [])), request_body = LabelDocument,
+    params(("name" = String, Path, description = "label printer name"),
+        ("Idempotency-Key" = String, Header, description = "unique per request")),
+    responses((status = 202, body = JobView), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn label(
+    State(state): State<AppState>,
+    p: Principal,
+    key: IdemKey,
+    Path(name): Path<String>,
+    ApiJson(doc): ApiJson<LabelDocument>,
+) -> Result<Response, ApiError> {
+    let devices = manager(&state)?;
+    if let spec @ (DeviceSpec::ReceiptPrinter { .. }
+    | DeviceSpec::SerialScanner { .. }
+    | DeviceSpec::RfidReader { .. }
+    | DeviceSpec::KickDrawer { .. }) = devices.spec(&name)?
+    {
+        return Err(ApiError::Conflict(format!(
+            "{name} is a {}, which does not print labels",
+            spec.kind()
+        )));
+    }
+    let label = doc
+        .to_label()
+        .map_err(|e| ApiError::field(e.field, e.reason))?;
+    let payload = label.to_zpl().into_bytes();
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    let job = Enqueue {
+        name,
+        what: "label",
+        action: "label",
+        payload,
+    };
+    enqueue(&state, &devices, &p, key, &body, job).await
 }
 
 /// Which jobs to list.
@@ -509,6 +579,10 @@ pub struct Simulate {
     pub offline: Option<bool>,
     /// The drawer's sensor reads open.
     pub drawer_open: Option<bool>,
+    /// Label printer head open.
+    pub head_open: Option<bool>,
+    /// The scanner simulator scans this data (an AIM prefix such as `]E0` may lead).
+    pub scan: Option<String>,
 }
 
 /// Changes a simulated device's condition (technicians; simulated devices only).
@@ -528,12 +602,11 @@ pub async fn simulate(
     p.require(&[Role::Technician])?;
     let devices = manager(&state)?;
     let view = devices.get(&name)?;
-    let sim = devices.sims.receipt.as_ref().filter(|_| view.simulated);
-    let Some(sim) = sim else {
+    if !view.simulated {
         return Err(ApiError::Conflict(format!(
-            "{name} is not a simulated printer or drawer"
+            "{name} is not a simulated device"
         )));
-    };
+    }
     let paper = match req.paper.as_deref() {
         None => None,
         Some("ok") => Some(PaperLevel::Ok),
@@ -546,23 +619,63 @@ pub async fn simulate(
             ))
         }
     };
-    sim.update_state(|s| {
-        if let Some(paper) = paper {
-            s.paper = paper;
+    let sims = &devices.sims;
+    match devices.spec(&name)? {
+        DeviceSpec::ReceiptPrinter { .. } | DeviceSpec::KickDrawer { .. } => {
+            let sim = sims.receipt.as_ref().ok_or_else(|| no_sim(&name))?;
+            sim.update_state(|s| {
+                if let Some(paper) = paper {
+                    s.paper = paper;
+                }
+                if let Some(c) = req.cover_open {
+                    s.cover_open = c;
+                }
+                if let Some(o) = req.offline {
+                    s.offline = o;
+                }
+                if let Some(d) = req.drawer_open {
+                    s.drawer_pin3_high = d;
+                }
+            });
         }
-        if let Some(c) = req.cover_open {
-            s.cover_open = c;
+        DeviceSpec::LabelPrinter { .. } => {
+            let sim = sims.label.as_ref().ok_or_else(|| no_sim(&name))?;
+            sim.update_state(|s| {
+                if let Some(paper) = paper {
+                    s.paper_out = paper == PaperLevel::Out;
+                }
+                if let Some(h) = req.head_open {
+                    s.head_open = h;
+                }
+                if let Some(o) = req.offline {
+                    s.silent = o;
+                }
+            });
         }
-        if let Some(o) = req.offline {
-            s.offline = o;
+        DeviceSpec::SerialScanner { .. } => {
+            let data = req
+                .scan
+                .as_deref()
+                .ok_or_else(|| ApiError::field("scan", "the data to scan is missing"))?;
+            let sim = sims.scanner.as_ref().ok_or_else(|| no_sim(&name))?;
+            sim.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .scan(data)
+                .map_err(|e| ApiError::DeviceUnavailable(format!("scanner simulator: {e}")))?;
         }
-        if let Some(d) = req.drawer_open {
-            s.drawer_pin3_high = d;
+        DeviceSpec::RfidReader { .. } => {
+            return Err(ApiError::Conflict(format!(
+                "{name} reads its simulated tag population by itself; nothing to change"
+            )));
         }
-    });
+    }
     devices.wake(&name);
     Ok(Json(ActionView {
         device: name,
         result: "changed".into(),
     }))
+}
+
+fn no_sim(name: &str) -> ApiError {
+    ApiError::Conflict(format!("{name} has no simulator"))
 }

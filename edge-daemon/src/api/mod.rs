@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/devices/{name}/claim", post(devices::claim))
         .route("/v1/devices/{name}/release", post(devices::release))
         .route("/v1/devices/{name}/print", post(devices::print))
+        .route("/v1/devices/{name}/label", post(devices::label))
         .route("/v1/devices/{name}/open", post(devices::open))
         .route("/v1/devices/{name}/check", post(devices::check))
         .route("/v1/devices/{name}/raw", post(devices::raw))

@@ -16,7 +16,7 @@ use super::{devices, events, pairing, problem, system, tokens};
         pairing::request, pairing::status, pairing::list, pairing::approve, pairing::reject,
         tokens::list, tokens::revoke, document, events::events,
         devices::list, devices::get, devices::claim, devices::release, devices::print,
-        devices::open, devices::check, devices::raw, devices::simulate, devices::jobs,
+        devices::label, devices::open, devices::check, devices::raw, devices::simulate, devices::jobs,
         devices::job, devices::cancel, devices::reprint,
     ),
     components(schemas(problem::Problem)),

@@ -368,6 +368,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("/v1/devices/{name}/claim", "post", true),
     ("/v1/devices/{name}/release", "post", true),
     ("/v1/devices/{name}/print", "post", true),
+    ("/v1/devices/{name}/label", "post", true),
     ("/v1/devices/{name}/open", "post", true),
     ("/v1/devices/{name}/check", "post", true),
     ("/v1/devices/{name}/raw", "post", true),

@@ -18,6 +18,9 @@ pub struct DevicesConfig {
     pub job_wait_secs: u64,
     /// An open drawer raises the "left open" alarm after this many seconds.
     pub drawer_alarm_secs: u64,
+    /// RFID reads are aggregated per EPC over windows of this many milliseconds; one event per
+    /// window carries first and last seen, count, peak RSSI and antenna of every EPC.
+    pub rfid_window_ms: u64,
     /// The store's devices, each under a stable name.
     pub list: Vec<DeviceSpec>,
 }
@@ -29,6 +32,7 @@ impl Default for DevicesConfig {
             status_poll_ms: 2_000,
             job_wait_secs: 600,
             drawer_alarm_secs: 120,
+            rfid_window_ms: 1_000,
             list: Vec::new(),
         }
     }

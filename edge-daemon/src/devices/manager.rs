@@ -8,11 +8,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use drivers::escpos::sim::SimPrinter;
+use drivers::rfid::sim::{SimConfig, SimReader};
+use drivers::scanner::sim::SimSerialScanner;
+use drivers::zpl::sim::SimLabelPrinter;
 use serde::Serialize;
 
 use super::config::{DeviceSpec, DevicesConfig};
 use super::hub::Hub;
-use super::printer::{self, Command, KickDrawer, PrinterWorker};
+use super::printer::{self, Backend, Command, KickDrawer, PrinterWorker};
+use super::readers::{RfidWorker, ScannerWorker, Stopper};
 use super::state::{DeviceState, Shared};
 use crate::store::Store;
 
@@ -26,6 +30,8 @@ struct Managed {
     state: Shared,
     /// The worker that talks to it (a drawer's is its printer's).
     commands: Option<Sender<Command>>,
+    /// Stops a reader's worker (scanners, RFID readers).
+    stopper: Option<Stopper>,
     simulated: bool,
 }
 
@@ -60,6 +66,63 @@ pub enum DeviceError {
 #[derive(Debug, Default)]
 pub struct Simulators {
     pub receipt: Option<SimPrinter>,
+    pub label: Option<SimLabelPrinter>,
+    pub scanner: Option<std::sync::Mutex<SimSerialScanner>>,
+    pub rfid: Option<SimReader>,
+}
+
+/// Names of the simulated devices of the embedded default.
+pub mod sim_names {
+    pub const RECEIPT: &str = "receipt-sim";
+    pub const DRAWER: &str = "drawer-sim";
+    pub const LABEL: &str = "label-sim";
+    pub const SCANNER: &str = "scanner-sim";
+    pub const RFID: &str = "rfid-sim";
+}
+
+/// Starts the simulators and adds them to `specs`; returns them with their names.
+fn start_simulators(specs: &mut Vec<DeviceSpec>) -> std::io::Result<(Simulators, Vec<String>)> {
+    use sim_names::*;
+    let receipt = SimPrinter::start()?;
+    let label = SimLabelPrinter::start()?;
+    let scanner = SimSerialScanner::new()?;
+    let mut rfid_cfg = SimConfig::sgtin_population(12);
+    // A calm shelf: enough to see reads, not a flood of events.
+    rfid_cfg.reads_per_second = 24;
+    let rfid = SimReader::start(rfid_cfg)?;
+    specs.extend([
+        DeviceSpec::ReceiptPrinter {
+            name: RECEIPT.into(),
+            address: receipt.addr().to_string(),
+            paper: Default::default(),
+        },
+        DeviceSpec::KickDrawer {
+            name: DRAWER.into(),
+            printer: RECEIPT.into(),
+            pin: 2,
+            sensor_open_high: true,
+        },
+        DeviceSpec::LabelPrinter {
+            name: LABEL.into(),
+            address: label.addr().to_string(),
+        },
+        DeviceSpec::SerialScanner {
+            name: SCANNER.into(),
+            path: scanner.path().to_owned(),
+        },
+        DeviceSpec::RfidReader {
+            name: RFID.into(),
+            address: rfid.addr().to_string(),
+        },
+    ]);
+    let sims = Simulators {
+        receipt: Some(receipt),
+        label: Some(label),
+        scanner: Some(std::sync::Mutex::new(scanner)),
+        rfid: Some(rfid),
+    };
+    let names = [RECEIPT, DRAWER, LABEL, SCANNER, RFID].map(str::to_owned);
+    Ok((sims, names.to_vec()))
 }
 
 /// The devices of this box.
@@ -75,24 +138,11 @@ impl DeviceManager {
     /// Starts simulators (if configured) and a worker per device.
     pub fn start(cfg: &DevicesConfig, store: &Store, hub: Hub) -> std::io::Result<DeviceManager> {
         let mut specs = cfg.list.clone();
-        let mut sims = Simulators::default();
-        let mut simulated = Vec::new();
-        if cfg.simulate {
-            let receipt = SimPrinter::start()?;
-            specs.push(DeviceSpec::ReceiptPrinter {
-                name: "receipt-sim".into(),
-                address: receipt.addr().to_string(),
-                paper: Default::default(),
-            });
-            specs.push(DeviceSpec::KickDrawer {
-                name: "drawer-sim".into(),
-                printer: "receipt-sim".into(),
-                pin: 2,
-                sensor_open_high: true,
-            });
-            simulated.extend(["receipt-sim".to_owned(), "drawer-sim".to_owned()]);
-            sims.receipt = Some(receipt);
-        }
+        let (sims, simulated) = if cfg.simulate {
+            start_simulators(&mut specs)?
+        } else {
+            (Simulators::default(), Vec::new())
+        };
         let mut devices: BTreeMap<String, Managed> = specs
             .iter()
             .map(|spec| {
@@ -100,6 +150,7 @@ impl DeviceManager {
                     spec: spec.clone(),
                     state: printer::new_shared(),
                     commands: None,
+                    stopper: None,
                     simulated: simulated.iter().any(|s| s == spec.name()),
                 };
                 (spec.name().to_owned(), managed)
@@ -107,52 +158,71 @@ impl DeviceManager {
             .collect();
         let mut workers = Vec::new();
         for spec in &specs {
-            if let DeviceSpec::ReceiptPrinter { name, address, .. } = spec {
-                let drawers = specs
-                    .iter()
-                    .filter_map(|d| match d {
-                        DeviceSpec::KickDrawer {
-                            name: dn,
-                            printer,
-                            sensor_open_high,
-                            ..
-                        } if printer == name => Some(KickDrawer {
-                            name: dn.clone(),
-                            sensor_open_high: *sensor_open_high,
-                            state: devices.get(dn).map(|m| m.state.clone())?,
-                        }),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>();
-                let (tx, rx) = channel();
-                let worker = PrinterWorker {
-                    name: name.clone(),
-                    address: address.clone(),
-                    poll: Duration::from_millis(cfg.status_poll_ms.max(50)),
-                    job_wait: Duration::from_secs(cfg.job_wait_secs),
-                    drawer_alarm: Duration::from_secs(cfg.drawer_alarm_secs),
-                    drawers: drawers.clone(),
-                    state: devices
-                        .get(name)
-                        .map(|m| m.state.clone())
-                        .unwrap_or_default(),
-                    store: store.clone(),
-                    hub: hub.clone(),
-                };
-                for d in drawers
-                    .iter()
-                    .map(|d| d.name.as_str())
-                    .chain([name.as_str()])
-                {
-                    if let Some(m) = devices.get_mut(d) {
-                        m.commands = Some(tx.clone());
+            let state = devices
+                .get(spec.name())
+                .map(|m| m.state.clone())
+                .unwrap_or_default();
+            let thread = std::thread::Builder::new().name(format!("device-{}", spec.name()));
+            let handle = match spec {
+                DeviceSpec::ReceiptPrinter { name, address, .. } => {
+                    let drawers = drawers_of(name, &specs, &devices);
+                    let (tx, rx) = channel();
+                    for d in drawers
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .chain([name.as_str()])
+                    {
+                        if let Some(m) = devices.get_mut(d) {
+                            m.commands = Some(tx.clone());
+                        }
                     }
+                    let mut worker =
+                        printer_worker(printer::Receipt, cfg, (name, address), state, store, &hub);
+                    worker.drawers = drawers;
+                    thread.spawn(move || worker.run(rx))?
                 }
-                let handle = std::thread::Builder::new()
-                    .name(format!("printer-{name}"))
-                    .spawn(move || worker.run(rx))?;
-                workers.push(handle);
-            }
+                DeviceSpec::LabelPrinter { name, address } => {
+                    let (tx, rx) = channel();
+                    if let Some(m) = devices.get_mut(name) {
+                        m.commands = Some(tx);
+                    }
+                    let worker =
+                        printer_worker(printer::Label, cfg, (name, address), state, store, &hub);
+                    thread.spawn(move || worker.run(rx))?
+                }
+                DeviceSpec::SerialScanner { name, path } => {
+                    let stopper = Stopper::default();
+                    if let Some(m) = devices.get_mut(name) {
+                        m.stopper = Some(stopper.clone());
+                    }
+                    let worker = ScannerWorker {
+                        name: name.clone(),
+                        path: path.clone(),
+                        state,
+                        hub: hub.clone(),
+                        stopper,
+                    };
+                    thread.spawn(move || worker.run())?
+                }
+                DeviceSpec::RfidReader { name, address } => {
+                    let stopper = Stopper::default();
+                    if let Some(m) = devices.get_mut(name) {
+                        m.stopper = Some(stopper.clone());
+                    }
+                    let worker = RfidWorker {
+                        name: name.clone(),
+                        address: address.clone(),
+                        window: Duration::from_millis(cfg.rfid_window_ms.max(10)),
+                        state,
+                        hub: hub.clone(),
+                        stopper,
+                    };
+                    thread.spawn(move || worker.run())?
+                }
+                // A drawer is driven by its printer's worker.
+                DeviceSpec::KickDrawer { .. } => continue,
+            };
+            workers.push(handle);
         }
         Ok(DeviceManager {
             devices,
@@ -272,10 +342,60 @@ impl DeviceManager {
             if let Some(tx) = &m.commands {
                 let _ = tx.send(Command::Stop);
             }
+            if let Some(stopper) = &m.stopper {
+                stopper.stop();
+            }
         }
         let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
         for w in workers {
             let _ = w.join();
         }
+    }
+}
+
+/// The drawers hanging on the receipt printer `printer`.
+fn drawers_of(
+    printer: &str,
+    specs: &[DeviceSpec],
+    devices: &BTreeMap<String, Managed>,
+) -> Vec<KickDrawer> {
+    specs
+        .iter()
+        .filter_map(|d| match d {
+            DeviceSpec::KickDrawer {
+                name,
+                printer: p,
+                sensor_open_high,
+                ..
+            } if p == printer => Some(KickDrawer {
+                name: name.clone(),
+                sensor_open_high: *sensor_open_high,
+                state: devices.get(name).map(|m| m.state.clone())?,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A printer worker for `(name, address)` with the settings from `cfg` and no drawers.
+fn printer_worker<B: Backend>(
+    backend: B,
+    cfg: &DevicesConfig,
+    (name, address): (&str, &str),
+    state: Shared,
+    store: &Store,
+    hub: &Hub,
+) -> PrinterWorker<B> {
+    PrinterWorker {
+        backend,
+        name: name.to_owned(),
+        address: address.to_owned(),
+        poll: Duration::from_millis(cfg.status_poll_ms.max(50)),
+        job_wait: Duration::from_secs(cfg.job_wait_secs),
+        drawer_alarm: Duration::from_secs(cfg.drawer_alarm_secs),
+        drawers: Vec::new(),
+        state,
+        store: store.clone(),
+        hub: hub.clone(),
     }
 }

@@ -5,13 +5,20 @@
 //! - [`config`]: the `[devices]` section.
 //! - [`hub`]: the event channel and claims (scans and tag reads go to the claiming client).
 //! - [`manager`]: starts workers and simulators; what the API calls.
-//! - [`printer`]: the receipt printer worker (status, print queue, drawer kick and sensor).
+//! - [`printer`]: the printer worker, over ESC/POS receipt and ZPL label backends (status,
+//!   print queue, drawer kick and sensor).
+//! - [`readers`]: serial scanner and LLRP RFID reader workers.
+//! - [`views`]: JSON views of scans, EPCs and aggregated tag reads.
 //! - [`document`]: receipt documents as clients send them (JSON).
+//! - [`label`]: label documents (JSON) turned into ZPL.
 //! - [`state`]: a device's state and counters.
 
 pub mod config;
 pub mod document;
 pub mod hub;
+pub mod label;
 pub mod manager;
 pub mod printer;
+pub mod readers;
 pub mod state;
+pub mod views;

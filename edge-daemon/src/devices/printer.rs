@@ -1,5 +1,6 @@
-//! The receipt printer worker: one thread per printer that polls status, prints queued jobs
-//! whole or not at all, and kicks drawers on the printer's kick port.
+//! The printer worker: one thread per printer (ESC/POS receipt or ZPL label, through
+//! [`Backend`]) that polls status, prints queued jobs whole or not at all, and kicks drawers on a
+//! receipt printer's kick port.
 //!
 //! Steps of one round, every `status_poll_ms` or when woken:
 //! 1. Connect if not connected; a printer that cannot be reached is `offline`.
@@ -15,9 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use drivers::drawer::{AlarmEvent, OpenAlarm};
-use drivers::escpos::{
-    DrawerKick, DrawerPin, PaperLevel, PrinterError, PrinterStatus, TcpPrinter, Timeouts,
-};
+use drivers::escpos::{DrawerKick, PaperLevel, PrinterError, PrinterStatus, TcpPrinter, Timeouts};
+use drivers::zpl::{HostStatus, LabelPrinterError, TcpLabelPrinter};
 
 use super::hub::{DeviceEvent, Hub};
 use super::state::{DeviceState, Shared};
@@ -54,9 +54,151 @@ pub struct KickDrawer {
     pub state: Shared,
 }
 
+/// What the worker needs of one kind of printer.
+pub trait Backend: Send + 'static {
+    type Conn: Send;
+    type Status;
+    type Error: std::error::Error;
+    /// Connects to the printer at `address`.
+    fn connect(address: &str) -> Result<Self::Conn, Self::Error>;
+    /// Asks the printer for its status (stale replies drained by the driver).
+    fn status(conn: &mut Self::Conn) -> Result<Self::Status, Self::Error>;
+    /// The printer's condition as one word, with detail.
+    fn condition(status: &Self::Status) -> (&'static str, Option<String>);
+    /// Whether a job sent now would print.
+    fn ready(status: &Self::Status) -> bool;
+    /// Sends a whole job after checking the printer is ready.
+    fn print(conn: &mut Self::Conn, job: &[u8]) -> Result<(), Self::Error>;
+    /// True when the error was raised before any byte of the job was sent.
+    fn nothing_sent(error: &Self::Error) -> bool;
+    /// Sends bytes unchecked.
+    fn raw(conn: &mut Self::Conn, bytes: &[u8]) -> Result<(), Self::Error>;
+    /// Pulses a kick connector pin.
+    fn kick(conn: &mut Self::Conn, pin: u8) -> Result<(), Self::Error>;
+    /// Whether a drawer on the kick port reads open.
+    fn drawer_open(status: &Self::Status, sensor_open_high: bool) -> bool;
+}
+
+/// ESC/POS receipt printers on TCP 9100.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt;
+
+impl Backend for Receipt {
+    type Conn = TcpPrinter;
+    type Status = PrinterStatus;
+    type Error = PrinterError;
+
+    fn connect(address: &str) -> Result<TcpPrinter, PrinterError> {
+        TcpPrinter::connect(address, Timeouts::default())
+    }
+    fn status(conn: &mut TcpPrinter) -> Result<PrinterStatus, PrinterError> {
+        conn.query_status()
+    }
+    fn condition(s: &PrinterStatus) -> (&'static str, Option<String>) {
+        condition(s)
+    }
+    fn ready(s: &PrinterStatus) -> bool {
+        s.ready()
+    }
+    fn print(conn: &mut TcpPrinter, job: &[u8]) -> Result<(), PrinterError> {
+        conn.print_job(job).map(drop)
+    }
+    fn nothing_sent(e: &PrinterError) -> bool {
+        matches!(
+            e,
+            PrinterError::CoverOpen
+                | PrinterError::PaperOut
+                | PrinterError::Offline
+                | PrinterError::Fault(_)
+                | PrinterError::NoStatusReply { .. }
+        )
+    }
+    fn raw(conn: &mut TcpPrinter, bytes: &[u8]) -> Result<(), PrinterError> {
+        conn.write_raw(bytes)
+    }
+    fn kick(conn: &mut TcpPrinter, pin: u8) -> Result<(), PrinterError> {
+        let kick = if pin == 5 {
+            DrawerKick::pin5()
+        } else {
+            DrawerKick::pin2()
+        };
+        conn.kick_drawer(&kick)
+    }
+    fn drawer_open(s: &PrinterStatus, sensor_open_high: bool) -> bool {
+        s.drawer_open(sensor_open_high)
+    }
+}
+
+/// ZPL label printers on TCP 9100. No reply to `~HS` means "in error" (offline).
+#[derive(Debug, Clone, Copy)]
+pub struct Label;
+
+impl Backend for Label {
+    type Conn = TcpLabelPrinter;
+    type Status = HostStatus;
+    type Error = LabelPrinterError;
+
+    fn connect(address: &str) -> Result<TcpLabelPrinter, LabelPrinterError> {
+        TcpLabelPrinter::connect(address, Timeouts::default())
+    }
+    fn status(conn: &mut TcpLabelPrinter) -> Result<HostStatus, LabelPrinterError> {
+        conn.query_status()
+    }
+    fn condition(s: &HostStatus) -> (&'static str, Option<String>) {
+        if s.head_open {
+            ("cover_open", None)
+        } else if s.paper_out {
+            ("paper_out", None)
+        } else if s.ribbon_out {
+            ("error", Some("ribbon out".into()))
+        } else if s.paused {
+            ("paused", None)
+        } else if s.ready() {
+            ("online", None)
+        } else {
+            ("error", Some(format!("{s:?}")))
+        }
+    }
+    fn ready(s: &HostStatus) -> bool {
+        s.ready()
+    }
+    fn print(conn: &mut TcpLabelPrinter, job: &[u8]) -> Result<(), LabelPrinterError> {
+        conn.print_zpl(job).map(drop)
+    }
+    fn nothing_sent(e: &LabelPrinterError) -> bool {
+        matches!(
+            e,
+            LabelPrinterError::HeadOpen
+                | LabelPrinterError::PaperOut
+                | LabelPrinterError::RibbonOut
+                | LabelPrinterError::Paused
+                | LabelPrinterError::Fault(_)
+                | LabelPrinterError::NoStatusReply(_)
+                | LabelPrinterError::BadStatus(_)
+        )
+    }
+    fn raw(conn: &mut TcpLabelPrinter, bytes: &[u8]) -> Result<(), LabelPrinterError> {
+        use std::io::Write;
+        let t = conn.transport_mut();
+        t.write_all(bytes)?;
+        t.flush()?;
+        Ok(())
+    }
+    fn kick(_conn: &mut TcpLabelPrinter, _pin: u8) -> Result<(), LabelPrinterError> {
+        Err(LabelPrinterError::Io(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "a label printer has no drawer kick port",
+        )))
+    }
+    fn drawer_open(_s: &HostStatus, _sensor_open_high: bool) -> bool {
+        false
+    }
+}
+
 /// Settings of one printer worker.
 #[derive(Debug, Clone)]
-pub struct PrinterWorker {
+pub struct PrinterWorker<B> {
+    pub backend: B,
     pub name: String,
     pub address: String,
     pub poll: Duration,
@@ -85,10 +227,10 @@ fn condition(s: &PrinterStatus) -> (&'static str, Option<String>) {
     }
 }
 
-impl PrinterWorker {
+impl<B: Backend> PrinterWorker<B> {
     /// Runs until [`Command::Stop`] or until every sender is gone.
     pub fn run(self, rx: Receiver<Command>) {
-        let mut printer: Option<TcpPrinter> = None;
+        let mut printer: Option<B::Conn> = None;
         let mut alarms: Vec<(OpenAlarm, Option<bool>)> = self
             .drawers
             .iter()
@@ -109,27 +251,27 @@ impl PrinterWorker {
                     let _ = reply.send(self.kick(&mut printer, pin));
                 }
                 Ok(Command::Raw { bytes, reply }) => {
-                    let res = self.with_printer(&mut printer, |p| p.write_raw(&bytes));
+                    let res = self.with_printer(&mut printer, |p| B::raw(p, &bytes));
                     let _ = reply.send(res);
                 }
                 Ok(Command::Check { reply }) => {
                     let res = self
                         .refresh(&mut printer)
-                        .map(|s| condition(&s).0.to_owned());
+                        .map(|s| B::condition(&s).0.to_owned());
                     let _ = reply.send(res);
                 }
             }
         }
     }
 
-    fn connect(&self) -> Result<TcpPrinter, PrinterError> {
-        TcpPrinter::connect(&self.address, Timeouts::default())
+    fn connect(&self) -> Result<B::Conn, B::Error> {
+        B::connect(&self.address)
     }
 
     fn with_printer<T>(
         &self,
-        printer: &mut Option<TcpPrinter>,
-        f: impl FnOnce(&mut TcpPrinter) -> Result<T, PrinterError>,
+        printer: &mut Option<B::Conn>,
+        f: impl FnOnce(&mut B::Conn) -> Result<T, B::Error>,
     ) -> Result<T, String> {
         if printer.is_none() {
             *printer = Some(self.connect().map_err(|e| error_chain(&e))?);
@@ -142,11 +284,11 @@ impl PrinterWorker {
     }
 
     /// Connects if needed and queries status; publishes a change of condition.
-    fn refresh(&self, printer: &mut Option<TcpPrinter>) -> Result<PrinterStatus, String> {
-        let res = self.with_printer(printer, |p| p.query_status());
+    fn refresh(&self, printer: &mut Option<B::Conn>) -> Result<B::Status, String> {
+        let res = self.with_printer(printer, |p| B::status(p));
         let (state, detail) = match &res {
             Ok(s) => {
-                let (c, d) = condition(s);
+                let (c, d) = B::condition(s);
                 (c.to_owned(), d)
             }
             Err(e) => ("offline".to_owned(), Some(e.clone())),
@@ -172,12 +314,12 @@ impl PrinterWorker {
 
     fn observe_drawers(
         &self,
-        s: &PrinterStatus,
+        s: &B::Status,
         alarms: &mut [(OpenAlarm, Option<bool>)],
         now_ms: u64,
     ) {
         for (drawer, (alarm, last)) in self.drawers.iter().zip(alarms.iter_mut()) {
-            let open = s.drawer_open(drawer.sensor_open_high);
+            let open = B::drawer_open(s, drawer.sensor_open_high);
             let state = if open { "open" } else { "closed" };
             self.set_state(&drawer.name, &drawer.state, state, None);
             if *last != Some(open) {
@@ -197,18 +339,12 @@ impl PrinterWorker {
         }
     }
 
-    fn kick(&self, printer: &mut Option<TcpPrinter>, pin: u8) -> Result<(), String> {
-        let kick = if pin == 5 {
-            DrawerKick::pin5()
-        } else {
-            DrawerKick::pin2()
-        };
-        debug_assert!(matches!(kick.pin(), DrawerPin::Pin2 | DrawerPin::Pin5));
-        self.with_printer(printer, |p| p.kick_drawer(&kick))
+    fn kick(&self, printer: &mut Option<B::Conn>, pin: u8) -> Result<(), String> {
+        self.with_printer(printer, |p| B::kick(p, pin))
     }
 
     /// Prints pending jobs while the printer is ready.
-    fn print_pending(&self, printer: &mut Option<TcpPrinter>, status: Option<&PrinterStatus>) {
+    fn print_pending(&self, printer: &mut Option<B::Conn>, status: Option<&B::Status>) {
         loop {
             let job = match self.store.next_print_job(&self.name) {
                 Ok(Some(job)) => job,
@@ -218,10 +354,10 @@ impl PrinterWorker {
                     return;
                 }
             };
-            let ready = status.is_some_and(PrinterStatus::ready);
+            let ready = status.is_some_and(B::ready);
             if !ready {
                 let reason = match status {
-                    Some(s) => condition(s).0.to_owned(),
+                    Some(s) => B::condition(s).0.to_owned(),
                     None => "offline".to_owned(),
                 };
                 self.wait_or_fail(&job, reason);
@@ -240,7 +376,7 @@ impl PrinterWorker {
                 }
             }
             let Some(p) = printer.as_mut() else { return };
-            match p.print_job(&job.payload) {
+            match B::print(p, &job.payload) {
                 Ok(_) => {
                     self.update(&job, JobState::Done, false);
                 }
@@ -248,13 +384,10 @@ impl PrinterWorker {
                     *printer = None;
                     // A fault reported before sending leaves nothing on the printer: wait.
                     // Anything later may have printed part of the job: fail, reprint on request.
-                    let state = match &e {
-                        PrinterError::CoverOpen
-                        | PrinterError::PaperOut
-                        | PrinterError::Offline
-                        | PrinterError::Fault(_)
-                        | PrinterError::NoStatusReply { .. } => JobState::Waiting(error_chain(&e)),
-                        _ => JobState::Failed(error_chain(&e)),
+                    let state = if B::nothing_sent(&e) {
+                        JobState::Waiting(error_chain(&e))
+                    } else {
+                        JobState::Failed(error_chain(&e))
                     };
                     self.update(&job, state, false);
                     return;
@@ -307,7 +440,8 @@ impl PrinterWorker {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its causes, `: `-separated.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(cause) = src {

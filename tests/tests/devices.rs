@@ -1,0 +1,360 @@
+//! Devices end to end: the real daemon binary drives simulators on the far side of real
+//! transports (ESC/POS and ZPL on TCP, a serial scanner on a pty, an LLRP reader on TCP), and a
+//! LAN client sees scans, tag reads and job states over the WebSocket.
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use drivers::escpos::sim::SimPrinter;
+use drivers::rfid::sim::{SimConfig, SimReader};
+use drivers::scanner::sim::SimSerialScanner;
+use drivers::zpl::sim::SimLabelPrinter;
+use e2e::{client, issue_token, new_key, Daemon};
+use serde_json::{json, Value};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+struct Sims {
+    receipt: SimPrinter,
+    label: SimLabelPrinter,
+    scanner: SimSerialScanner,
+    rfid: SimReader,
+}
+
+fn config(dir: &std::path::Path, sims: &Sims) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+[devices]
+simulate = false
+status_poll_ms = 100
+rfid_window_ms = 300
+
+[[devices.list]]
+kind = "receipt_printer"
+name = "till-1"
+address = "{receipt}"
+
+[[devices.list]]
+kind = "kick_drawer"
+name = "drawer-1"
+printer = "till-1"
+sensor_open_high = true
+
+[[devices.list]]
+kind = "label_printer"
+name = "labels"
+address = "{label}"
+
+[[devices.list]]
+kind = "serial_scanner"
+name = "scanner-1"
+path = "{scanner}"
+
+[[devices.list]]
+kind = "rfid_reader"
+name = "door"
+address = "{rfid}"
+"#,
+        receipt = sims.receipt.addr(),
+        label = sims.label.addr(),
+        scanner = sims.scanner.path().display(),
+        rfid = sims.rfid.addr(),
+    );
+    let file = dir.join("edge.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn connect_events(base: &str, token: &str) -> Ws {
+    let url = format!("{}/v1/events", base.replace("http://", "ws://"));
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (ws, _) = tungstenite::connect(req).unwrap();
+    if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    ws
+}
+
+/// The first event that `pred` accepts within `within`.
+fn wait_event(ws: &mut Ws, within: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if pred(&v) {
+                    return Some(v);
+                }
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("websocket: {e}"),
+        }
+    }
+    None
+}
+
+fn post(base: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("idempotency-key", new_key())
+        .json(&body)
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+fn get(base: &str, token: &str, path: &str) -> Value {
+    client()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+fn wait_state(base: &str, token: &str, device: &str, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let d = get(base, token, &format!("/v1/devices/{device}"));
+        if d["state"] == want || Instant::now() > deadline {
+            return d;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn print_label_scan_and_read_tags_through_the_daemon() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut rfid_cfg = SimConfig::sgtin_population(5);
+    rfid_cfg.reads_per_second = 200;
+    let mut sims = Sims {
+        receipt: SimPrinter::start().unwrap(),
+        label: SimLabelPrinter::start().unwrap(),
+        scanner: SimSerialScanner::new().unwrap(),
+        rfid: SimReader::start(rfid_cfg).unwrap(),
+    };
+    let file = config(dir.path(), &sims);
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&data, &[("EDGE_CONFIG", file.to_str().unwrap())]).unwrap();
+    let base = daemon.base.clone();
+    let token = issue_token(&data, "associate").unwrap();
+    let other = issue_token(&data, "associate").unwrap();
+
+    for (device, want) in [
+        ("till-1", "online"),
+        ("drawer-1", "closed"),
+        ("labels", "online"),
+        ("scanner-1", "online"),
+        ("door", "online"),
+    ] {
+        let d = wait_state(&base, &token, device, want);
+        assert_eq!(d["state"], want, "{device}: {d}");
+    }
+
+    let mut ws = connect_events(&base, &token);
+    let mut ws_other = connect_events(&base, &other);
+
+    // A receipt goes whole to the printer on TCP 9100, and its job states arrive as events.
+    let receipt = json!({"blocks": [
+        {"type": "text", "text": "Grüße aus Köln: 12,50 €", "bold": true},
+        {"type": "barcode", "symbology": "ean13", "data": "5901234123457"},
+        {"type": "cut"}
+    ]});
+    let (status, job) = post(&base, &token, "/v1/devices/till-1/print", receipt);
+    assert_eq!(status, 202, "{job}");
+    let job_id = job["job_id"].as_str().unwrap().to_owned();
+    let done = wait_event(&mut ws, Duration::from_secs(15), |e| {
+        e["type"] == "job" && e["job"] == job_id.as_str() && e["state"] == "done"
+    });
+    assert!(done.is_some(), "no done event for {job_id}");
+    let printed = sims.receipt.wait_for_jobs(1, Duration::from_secs(5));
+    assert_eq!(printed.len(), 1);
+    assert!(
+        printed[0].text.contains("Grüße aus Köln: 12,50 €"),
+        "{}",
+        printed[0].text
+    );
+    assert!(printed[0].cut());
+
+    // Paper out: the job waits, and prints once paper is back.
+    sims.receipt
+        .update_state(|s| s.paper = drivers::escpos::PaperLevel::Out);
+    wait_state(&base, &token, "till-1", "paper_out");
+    let body = json!({"blocks": [{"type": "text", "text": "after the paper change"}]});
+    let (_, job) = post(&base, &token, "/v1/devices/till-1/print", body);
+    let job_id = job["job_id"].as_str().unwrap().to_owned();
+    let waiting = wait_event(&mut ws, Duration::from_secs(10), |e| {
+        e["type"] == "job" && e["job"] == job_id.as_str() && e["state"] == "waiting"
+    });
+    assert!(waiting.is_some(), "job {job_id} did not wait for paper");
+    assert_eq!(sims.receipt.printed().len(), 1);
+    sims.receipt
+        .update_state(|s| s.paper = drivers::escpos::PaperLevel::Ok);
+    let done = wait_event(&mut ws, Duration::from_secs(15), |e| {
+        e["type"] == "job" && e["job"] == job_id.as_str() && e["state"] == "done"
+    });
+    assert!(done.is_some(), "job {job_id} did not resume");
+    assert_eq!(
+        sims.receipt.wait_for_jobs(2, Duration::from_secs(5)).len(),
+        2
+    );
+
+    // A label in ZPL over TCP 9100.
+    let label = json!({"width": 812, "length": 406, "fields": [
+        {"type": "text", "x": 20, "y": 20, "height": 40, "text": "Größe M"},
+        {"type": "code128", "x": 20, "y": 80, "height": 80, "data": "SKU-1234"}
+    ]});
+    let (status, job) = post(&base, &token, "/v1/devices/labels/label", label);
+    assert_eq!(status, 202, "{job}");
+    let labels = sims.label.wait_for_labels(1, Duration::from_secs(15));
+    assert_eq!(labels.len(), 1);
+    assert_eq!(labels[0].data_of("A0"), ["Größe M"]);
+
+    // Scans go to the client that claimed the scanner, and only to it.
+    let (status, _) = post(&base, &token, "/v1/devices/scanner-1/claim", json!({}));
+    assert_eq!(status, 200);
+    sims.scanner.scan("]E05901234123457").unwrap();
+    let scan = wait_event(&mut ws, Duration::from_secs(10), |e| e["type"] == "scan");
+    let scan = scan.expect("no scan event");
+    assert_eq!(scan["device"], "scanner-1");
+    assert_eq!(scan["scan"]["gtin"], "05901234123457", "{scan}");
+    // Garbage from the scanner is an invalid scan, not a crash.
+    sims.scanner
+        .send_raw(b"]E0\xff\xfe\x00garbage\r\n")
+        .unwrap();
+    let bad = wait_event(&mut ws, Duration::from_secs(10), |e| e["type"] == "scan");
+    assert_eq!(bad.expect("no scan event")["scan"]["kind"], "invalid");
+
+    // Tag reads, aggregated per EPC, to the claimant.
+    let (status, _) = post(&base, &token, "/v1/devices/door/claim", json!({}));
+    assert_eq!(status, 200);
+    let reads = wait_event(&mut ws, Duration::from_secs(10), |e| {
+        e["type"] == "tag_reads"
+    });
+    let reads = reads.expect("no tag reads");
+    let first = &reads["reads"][0];
+    assert_eq!(first["scheme"], "sgtin", "{reads}");
+    assert!(first["count"].as_u64().unwrap() >= 1);
+    assert!(first["uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:epc:id:sgtin:0614141."));
+
+    // The other client saw status and jobs, but none of the claimed devices' reads.
+    let leaked = wait_event(&mut ws_other, Duration::from_secs(1), |e| {
+        e["type"] == "scan" || e["type"] == "tag_reads"
+    });
+    assert!(leaked.is_none(), "leaked to another client: {leaked:?}");
+
+    // The drawer: open it, see the sensor, close it.
+    let (status, body) = post(&base, &token, "/v1/devices/drawer-1/open", json!({}));
+    assert_eq!(status, 200, "{body}");
+    sims.receipt.update_state(|s| s.drawer_pin3_high = true);
+    let open = wait_event(&mut ws, Duration::from_secs(10), |e| {
+        e["type"] == "drawer" && e["state"] == "open"
+    });
+    assert!(open.is_some());
+
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
+
+fn diag(args: &[&str]) -> (bool, Value, String) {
+    let out = std::process::Command::new(e2e::daemon_binary())
+        .arg("diag")
+        .args(args)
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.success(),
+        v,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn diag_works_without_the_daemon() {
+    let (ok, v, _) = diag(&[
+        "decode-barcode",
+        r"]C10109506000134352\x1d17261231<GS>10AB12",
+    ]);
+    assert!(ok);
+    assert_eq!(v["gtin"], "09506000134352", "{v}");
+    let (ok, v, err) = diag(&["decode-barcode", "]E05901234123458"]);
+    assert!(!ok);
+    assert_eq!(v["kind"], "invalid");
+    assert!(err.contains("check digit"), "{err}");
+    let (ok, v, _) = diag(&["decode-epc", "3074257BF7194E4000001A85"]);
+    assert!(ok);
+    assert_eq!(v["uri"], "urn:epc:id:sgtin:0614141.812345.6789");
+    let (ok, _, err) = diag(&["decode-epc", "30zz"]);
+    assert!(!ok && !err.is_empty());
+
+    let printer = SimPrinter::start().unwrap();
+    let addr = printer.addr().to_string();
+    let (ok, v, err) = diag(&["print-test", &addr, "--paper", "58mm"]);
+    assert!(ok, "{err}");
+    assert_eq!(v["printed"], true);
+    let jobs = printer.wait_for_jobs(1, Duration::from_secs(5));
+    assert!(jobs[0].text.contains("TEST PAGE"));
+    let (ok, v, err) = diag(&["kick", &addr, "--pin", "2"]);
+    assert!(ok, "{err}");
+    assert_eq!(v["kicked"], true);
+    let (ok, v, err) = diag(&["self-test", "--printer", &addr]);
+    assert!(ok, "{err}");
+    assert_eq!(v["ticket"]["printed"], true, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !printer
+        .printed()
+        .iter()
+        .any(|j| j.text.contains("SELF-TEST"))
+    {
+        assert!(Instant::now() < deadline, "no self-test ticket printed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (ok, _, err) = diag(&["print-test", "127.0.0.1:1"]);
+    assert!(!ok);
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+
+    let mut cfg = SimConfig::sgtin_population(3);
+    cfg.reads_per_second = 300;
+    let reader = SimReader::start(cfg).unwrap();
+    let (ok, v, err) = diag(&["rfid", &reader.addr().to_string(), "--seconds", "1"]);
+    assert!(ok, "{err}");
+    assert_eq!(v["tags"], 3, "{v}");
+    assert!(v["reads"].as_u64().unwrap() > 3, "{v}");
+
+    let mut scanner = SimSerialScanner::new().unwrap();
+    let path = scanner.path().to_owned();
+    let listen = std::thread::spawn(move || {
+        std::process::Command::new(e2e::daemon_binary())
+            .args(["diag", "scan", path.to_str().unwrap(), "--seconds", "3"])
+            .output()
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    scanner.scan("]E05901234123457").unwrap();
+    let out = listen.join().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("05901234123457"), "{text}");
+}
