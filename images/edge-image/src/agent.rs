@@ -100,6 +100,8 @@ pub enum Transition {
     RolledBack { slot: Slot, reason: String },
     /// Nothing pending; running the committed slot.
     Running { slot: Slot },
+    /// A bundle was refused (signature, manifest, hash, slot); nothing was armed.
+    Refused { reason: String },
 }
 
 /// What went wrong in the agent.

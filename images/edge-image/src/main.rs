@@ -60,6 +60,9 @@ enum Command {
         pubkey: PathBuf,
         #[command(flatten)]
         box_: BoxPaths,
+        /// Reboot into the new slot once it is armed.
+        #[arg(long)]
+        reboot: bool,
     },
     /// On the box, at every boot: commit a pending update once the daemon is healthy, or roll
     /// it back; report a rollback GRUB made.
@@ -70,7 +73,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         health: SocketAddr,
         /// How long a new slot has to become healthy.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, env = "EDGE_UPDATE_DEADLINE_SECS", default_value_t = 300)]
         deadline_secs: u64,
         /// Do not reboot after deciding to roll back (for tests).
         #[arg(long)]
@@ -191,22 +194,35 @@ fn run(cli: Cli) -> Result<(), String> {
             bundle: dir,
             pubkey,
             box_,
+            reboot,
         } => {
-            let key = keys::read_verifying(&pubkey).map_err(|e| s(&e))?;
             let running = box_.running()?;
             let layout = box_.layout();
-            let verified =
-                bundle::verify(&dir, &key, bundle::COMPATIBLE_X86_64).map_err(|e| s(&e))?;
-            let pb = bar(verified.manifest.rootfs.size, "writing slot");
             let reporter = Reporter::new(&layout.status_dir);
+            let refused = |reason: String| {
+                // The refusal is a transition too; a failure to record it must not hide it.
+                if let Err(e) = reporter.report(&Transition::Refused {
+                    reason: reason.clone(),
+                }) {
+                    eprintln!("edge-image: {e}");
+                }
+                reason
+            };
+            let key = keys::read_verifying(&pubkey).map_err(|e| refused(s(&e)))?;
+            let verified = bundle::verify(&dir, &key, bundle::COMPATIBLE_X86_64)
+                .map_err(|e| refused(s(&e)))?;
+            let pb = bar(verified.manifest.rootfs.size, "writing slot");
             let slot = agent::install(&verified, &layout, running, &reporter, |n| pb.inc(n))
-                .map_err(|e| s(&e))?;
+                .map_err(|e| refused(s(&e)))?;
             pb.finish();
             println!(
                 "version {} written to slot {} and verified; it boots once at the next reboot",
                 verified.manifest.version,
                 slot.name()
             );
+            if reboot {
+                systemctl_reboot()?;
+            }
         }
         Command::BootCheck {
             box_,
@@ -227,13 +243,7 @@ fn run(cli: Cli) -> Result<(), String> {
             )
             .map_err(|e| s(&e))?;
             if matches!(t, Transition::RollingBack { .. }) && !no_reboot {
-                let status = std::process::Command::new("systemctl")
-                    .arg("reboot")
-                    .status()
-                    .map_err(|e| format!("cannot run systemctl reboot: {e}"))?;
-                if !status.success() {
-                    return Err(format!("systemctl reboot failed: {status}"));
-                }
+                systemctl_reboot()?;
             }
         }
         Command::Flash { image, target } => {
@@ -274,6 +284,18 @@ fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn systemctl_reboot() -> Result<(), String> {
+    let status = std::process::Command::new("systemctl")
+        .arg("reboot")
+        .status()
+        .map_err(|e| format!("cannot run systemctl reboot: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("systemctl reboot failed: {status}"))
+    }
 }
 
 fn read_proc(path: &str) -> Result<String, String> {
