@@ -324,3 +324,55 @@ fn file_printer_writes_jobs_and_reports_no_reply() {
     assert!(matches!(err, PrinterError::Open { .. }), "{err:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_serial_printer_on_a_pty_prints_whole_jobs_and_reports_paper_out() {
+    use drivers::escpos::{AnyPrinter, PrinterAddress};
+    let sim = SimPrinter::start_serial().unwrap();
+    let path = sim.path().unwrap().to_str().unwrap().to_owned();
+    let address = PrinterAddress::parse(&format!("{path}@9600")).unwrap();
+    assert!(matches!(address, PrinterAddress::Serial { baud: 9600, .. }));
+    let mut printer = AnyPrinter::open_address(&address, timeouts()).unwrap();
+    let status = printer.query_status().unwrap();
+    assert!(status.ready(), "{status:?}");
+    let bytes = drivers::escpos::encode(&receipt(), &PrinterProfile::default());
+    printer.print_job(&bytes).unwrap();
+    let jobs = sim.wait_for_jobs(1, WAIT);
+    assert_eq!(jobs.len(), 1);
+    assert!(jobs[0].text.contains("Bäckerei Müller"), "{}", jobs[0].text);
+    assert!(jobs[0].cut());
+    sim.update_state(|s| s.paper = PaperLevel::Out);
+    let err = printer.print_job(&bytes).unwrap_err();
+    assert!(matches!(err, PrinterError::PaperOut), "{err:?}");
+    assert_eq!(sim.printed().len(), 1, "a refused job sends nothing");
+}
+
+#[test]
+fn printer_addresses_name_their_transport() {
+    use drivers::escpos::{PrinterAddress, DEFAULT_BAUD};
+    assert_eq!(
+        PrinterAddress::parse("10.0.0.5:9100").unwrap(),
+        PrinterAddress::Tcp("10.0.0.5:9100".into())
+    );
+    assert!(matches!(
+        PrinterAddress::parse("/dev/usb/lp0").unwrap(),
+        PrinterAddress::UsbClass(_)
+    ));
+    assert_eq!(
+        PrinterAddress::parse("/dev/ttyUSB0").unwrap(),
+        PrinterAddress::Serial {
+            path: "/dev/ttyUSB0".into(),
+            baud: DEFAULT_BAUD
+        }
+    );
+    for bad in [
+        "printer",
+        "host:",
+        ":9100",
+        "host:0",
+        "/dev/ttyS0@fast",
+        "/dev/ttyS0@1",
+    ] {
+        assert!(PrinterAddress::parse(bad).is_err(), "{bad}");
+    }
+}

@@ -13,7 +13,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use drivers::escpos::{encode, Paper, PrinterProfile, TcpPrinter, Timeouts};
+use drivers::escpos::{encode, AnyPrinter, Paper, PrinterProfile};
 use drivers::rfid::aggregate::Aggregator;
 use drivers::rfid::client::{ClientConfig, LlrpClient};
 use drivers::scanner::{SerialConfig, SerialScanner};
@@ -120,8 +120,9 @@ pub fn test_page() -> ReceiptDocument {
     }
 }
 
-fn connect_printer(addr: &str) -> Result<TcpPrinter, DiagError> {
-    TcpPrinter::connect(addr, Timeouts::default()).map_err(|e| fail(format!("printer {addr}"), &e))
+fn connect_printer(addr: &str) -> Result<AnyPrinter, DiagError> {
+    crate::devices::printer::open_receipt_printer(addr)
+        .map_err(|e| fail(format!("printer {addr}"), &e))
 }
 
 /// Prints `doc` on the ESC/POS printer at `addr`; answers with the status checked before.
@@ -268,8 +269,15 @@ pub fn decode_epc(hex: &str) -> Result<Value, Value> {
     }
 }
 
-/// Whether a TCP connection to `addr` opens within `timeout`.
+/// Whether a device path exists, or a TCP connection to `addr` opens within `timeout`.
 fn reachable(addr: &str, timeout: Duration) -> Result<(), String> {
+    if let Some(path) = addr.strip_prefix('/') {
+        let path = path.rsplit_once('@').map_or(path, |(p, _)| p);
+        return match Path::new("/").join(path).exists() {
+            true => Ok(()),
+            false => Err("no such device".into()),
+        };
+    }
     let addrs: Vec<_> = addr
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve: {e}"))?

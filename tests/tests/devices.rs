@@ -17,6 +17,7 @@ use tungstenite::{Message, WebSocket};
 
 struct Sims {
     receipt: SimPrinter,
+    serial: SimPrinter,
     label: SimLabelPrinter,
     scanner: SimSerialScanner,
     rfid: SimReader,
@@ -34,6 +35,12 @@ rfid_window_ms = 300
 kind = "receipt_printer"
 name = "till-1"
 address = "{receipt}"
+
+[[devices.list]]
+kind = "receipt_printer"
+name = "till-2"
+address = "{serial}@9600"
+paper = "58mm"
 
 [[devices.list]]
 kind = "kick_drawer"
@@ -57,6 +64,7 @@ name = "door"
 address = "{rfid}"
 "#,
         receipt = sims.receipt.addr(),
+        serial = sims.serial.path().unwrap().display(),
         label = sims.label.addr(),
         scanner = sims.scanner.path().display(),
         rfid = sims.rfid.addr(),
@@ -144,6 +152,7 @@ fn print_label_scan_and_read_tags_through_the_daemon() {
     rfid_cfg.reads_per_second = 200;
     let mut sims = Sims {
         receipt: SimPrinter::start().unwrap(),
+        serial: SimPrinter::start_serial().unwrap(),
         label: SimLabelPrinter::start().unwrap(),
         scanner: SimSerialScanner::new().unwrap(),
         rfid: SimReader::start(rfid_cfg).unwrap(),
@@ -157,6 +166,7 @@ fn print_label_scan_and_read_tags_through_the_daemon() {
 
     for (device, want) in [
         ("till-1", "online"),
+        ("till-2", "online"),
         ("drawer-1", "closed"),
         ("labels", "online"),
         ("scanner-1", "online"),
@@ -190,6 +200,18 @@ fn print_label_scan_and_read_tags_through_the_daemon() {
         printed[0].text
     );
     assert!(printed[0].cut());
+
+    // The same on a serial printer (a pty at 9600 baud), 58 mm paper.
+    let body = json!({"blocks": [{"type": "text", "text": "Serielle Kasse: Größe ß"}]});
+    let (status, _) = post(&base, &token, "/v1/devices/till-2/print", body);
+    assert_eq!(status, 202);
+    let printed = sims.serial.wait_for_jobs(1, Duration::from_secs(15));
+    assert_eq!(printed.len(), 1, "nothing printed on the serial printer");
+    assert!(
+        printed[0].text.contains("Serielle Kasse: Größe ß"),
+        "{}",
+        printed[0].text
+    );
 
     // Paper out: the job waits, and prints once paper is back.
     sims.receipt

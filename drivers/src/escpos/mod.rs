@@ -52,6 +52,7 @@ pub use encode::{encode, kick_command, realtime_kick_command};
 pub use profile::{Font, Paper, PrinterProfile};
 pub use status::{PaperLevel, PrinterErrors, PrinterStatus, StatusError, StatusRequest};
 pub use transport::{
-    print_receipt_to, FilePrinter, FileTransport, Printer, PrinterError, TcpPrinter, TcpTransport,
-    Timeouts, Transport, DEFAULT_PORT,
+    print_receipt_to, AnyPrinter, AnyTransport, FilePrinter, FileTransport, Printer,
+    PrinterAddress, PrinterError, SerialTransport, TcpPrinter, TcpTransport, Timeouts, Transport,
+    DEFAULT_BAUD, DEFAULT_PORT,
 };

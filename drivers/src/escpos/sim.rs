@@ -174,9 +174,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub struct SimPrinter {
     addr: SocketAddr,
+    /// The pty a serial simulator is reached through.
+    path: Option<std::path::PathBuf>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
+
+/// What a simulator connection reads and writes.
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
 
 impl SimPrinter {
     /// Starts a simulator on a free port of 127.0.0.1.
@@ -196,14 +202,54 @@ impl SimPrinter {
             .spawn(move || accept_loop(&listener, &accept_shared))?;
         Ok(SimPrinter {
             addr,
+            path: None,
             shared,
             thread: Some(thread),
         })
     }
 
-    /// The address to connect to.
+    /// Starts a simulated serial printer on a pseudo-terminal; open [`SimPrinter::path`] like a
+    /// `/dev/ttyUSB0` (any baud rate). Jobs end at a cut, as there is no connection to close.
+    pub fn start_serial() -> io::Result<SimPrinter> {
+        use serialport::SerialPort;
+        let (mut master, slave) = serialport::TTYPort::pair().map_err(io::Error::from)?;
+        master.set_timeout(TICK).map_err(io::Error::from)?;
+        let path = slave
+            .name()
+            .map(std::path::PathBuf::from)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "pty has no name"))?;
+        let shared = Arc::new(Shared::default());
+        let serve_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("sim-escpos-serial".into())
+            .spawn(move || {
+                // Holding the other end keeps the pty up while the host closes and reopens it.
+                let _slave = slave;
+                while !serve_shared.stop.load(Ordering::SeqCst) {
+                    let stream = match master.try_clone_native() {
+                        Ok(m) => m,
+                        Err(_) => return,
+                    };
+                    run_conn(Box::new(stream), &serve_shared);
+                    std::thread::sleep(TICK);
+                }
+            })?;
+        Ok(SimPrinter {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            path: Some(path),
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address to connect to (unspecified for a serial simulator).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The device path of a serial simulator.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
     }
 
     /// The current state.
@@ -294,6 +340,12 @@ fn serve(stream: TcpStream, shared: &Shared) {
     let Ok(clone) = setup else { return };
     let peer = stream.peer_addr().ok();
     lock(&shared.conns).push(clone);
+    run_conn(Box::new(stream), shared);
+    lock(&shared.conns).retain(|c| c.peer_addr().ok() != peer);
+}
+
+/// Serves one connection until it ends or the simulator stops.
+fn run_conn(stream: Box<dyn Stream + '_>, shared: &Shared) {
     let mut conn = Conn {
         stream,
         shared,
@@ -307,11 +359,10 @@ fn serve(stream: TcpStream, shared: &Shared) {
     // `None` means the connection ended; whatever was printed is a job.
     let _ = conn.run();
     conn.finish_job();
-    lock(&shared.conns).retain(|c| c.peer_addr().ok() != peer);
 }
 
 struct Conn<'a> {
-    stream: TcpStream,
+    stream: Box<dyn Stream + 'a>,
     shared: &'a Shared,
     buf: [u8; 4096],
     pos: usize,

@@ -313,6 +313,171 @@ impl Transport for FileTransport {
     }
 }
 
+/// A serial printer port (RS-232, USB-CDC, or a pty in tests), 8N1, no flow control, raw.
+/// The port has one timeout; this keeps the read and write limits apart and applies the right
+/// one before each call.
+#[derive(Debug)]
+pub struct SerialTransport {
+    port: serialport::TTYPort,
+    read_timeout: Duration,
+    write_timeout: Duration,
+}
+
+/// serialport has no "forever"; a day is as good.
+const FOREVER: Duration = Duration::from_secs(86_400);
+
+impl SerialTransport {
+    /// Opens a serial port at `baud`, 8N1, no flow control.
+    pub fn open(path: &str, baud: u32) -> Result<SerialTransport, PrinterError> {
+        let port = serialport::new(path, baud)
+            .data_bits(serialport::DataBits::Eight)
+            .parity(serialport::Parity::None)
+            .stop_bits(serialport::StopBits::One)
+            .flow_control(serialport::FlowControl::None)
+            .timeout(Duration::from_millis(100))
+            .open_native()
+            .map_err(|e| PrinterError::Open {
+                path: PathBuf::from(path),
+                source: io::Error::from(e),
+            })?;
+        Ok(SerialTransport {
+            port,
+            read_timeout: FOREVER,
+            write_timeout: FOREVER,
+        })
+    }
+
+    fn use_timeout(&mut self, t: Duration) -> io::Result<()> {
+        serialport::SerialPort::set_timeout(&mut self.port, t.max(Duration::from_millis(1)))
+            .map_err(io::Error::from)
+    }
+}
+
+impl Read for SerialTransport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.use_timeout(self.read_timeout)?;
+        self.port.read(buf)
+    }
+}
+
+impl Write for SerialTransport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.use_timeout(self.write_timeout)?;
+        self.port.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.port.flush()
+    }
+}
+
+impl Transport for SerialTransport {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.read_timeout = timeout.unwrap_or(FOREVER);
+        Ok(())
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.write_timeout = timeout.unwrap_or(FOREVER);
+        Ok(())
+    }
+
+    fn drain(&mut self) -> io::Result<usize> {
+        let waiting = serialport::SerialPort::bytes_to_read(&self.port).map_err(io::Error::from)?;
+        serialport::SerialPort::clear(&self.port, serialport::ClearBuffer::Input)
+            .map_err(io::Error::from)?;
+        Ok(waiting as usize)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(timeout)
+    }
+
+    fn drain(&mut self) -> io::Result<usize> {
+        (**self).drain()
+    }
+}
+
+/// Any transport, chosen from an address at run time.
+pub type AnyTransport = Box<dyn Transport + Send>;
+/// A printer on a transport chosen from its address.
+pub type AnyPrinter = Printer<AnyTransport>;
+
+/// Where a printer is, as configuration writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterAddress {
+    /// `host:port` on the network (raw TCP, usually 9100).
+    Tcp(String),
+    /// A USB printer class device file, `/dev/usb/lpN` or `/dev/lpN`.
+    UsbClass(PathBuf),
+    /// A serial port (`/dev/ttyS0`, `/dev/ttyUSB0`, `/dev/ttyACM0`, a pty) at a baud rate;
+    /// written `PATH` (38,400 baud) or `PATH@BAUD`.
+    Serial { path: String, baud: u32 },
+}
+
+/// The serial speed most receipt printers ship with.
+pub const DEFAULT_BAUD: u32 = 38_400;
+
+impl PrinterAddress {
+    /// Reads an address: an absolute path is a device (USB class under `/dev/usb/` or
+    /// `/dev/lp`, serial otherwise); anything else is `host:port`.
+    pub fn parse(s: &str) -> Result<PrinterAddress, String> {
+        if !s.starts_with('/') {
+            let ok = s
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+            return if ok {
+                Ok(PrinterAddress::Tcp(s.to_owned()))
+            } else {
+                Err(format!(
+                    "{s:?} is neither host:port nor an absolute device path"
+                ))
+            };
+        }
+        if s.starts_with("/dev/usb/") || s.starts_with("/dev/lp") {
+            return Ok(PrinterAddress::UsbClass(PathBuf::from(s)));
+        }
+        match s.rsplit_once('@') {
+            Some((path, baud)) => {
+                let baud = baud
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|b| (300..=4_000_000).contains(b))
+                    .ok_or_else(|| format!("{baud:?} in {s:?} is not a baud rate"))?;
+                Ok(PrinterAddress::Serial {
+                    path: path.to_owned(),
+                    baud,
+                })
+            }
+            None => Ok(PrinterAddress::Serial {
+                path: s.to_owned(),
+                baud: DEFAULT_BAUD,
+            }),
+        }
+    }
+}
+
+impl Printer<AnyTransport> {
+    /// Opens the printer at `address` on the transport it names.
+    pub fn open_address(
+        address: &PrinterAddress,
+        timeouts: Timeouts,
+    ) -> Result<AnyPrinter, PrinterError> {
+        let transport: AnyTransport = match address {
+            PrinterAddress::Tcp(a) => Box::new(TcpTransport::connect(a, timeouts.connect)?),
+            PrinterAddress::UsbClass(p) => Box::new(FileTransport::open(p)?),
+            PrinterAddress::Serial { path, baud } => Box::new(SerialTransport::open(path, *baud)?),
+        };
+        Printer::new(transport, timeouts)
+    }
+}
+
 /// A receipt printer on some [`Transport`].
 #[derive(Debug)]
 pub struct Printer<T: Transport> {

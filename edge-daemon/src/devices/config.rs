@@ -52,7 +52,8 @@ pub enum Paper {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DeviceSpec {
-    /// An ESC/POS receipt printer on raw TCP (`host:9100`) or a device file (`/dev/usb/lp0`).
+    /// An ESC/POS receipt printer on raw TCP (`host:9100`), a USB printer class device
+    /// (`/dev/usb/lp0`) or a serial port (`/dev/ttyUSB0`, 38,400 baud, or `/dev/ttyS0@9600`).
     ReceiptPrinter {
         name: String,
         address: String,
@@ -128,6 +129,11 @@ pub fn validate(list: &[DeviceSpec]) -> Vec<String> {
         }
     }
     for d in list {
+        if let DeviceSpec::ReceiptPrinter { name, address, .. } = d {
+            if let Err(e) = drivers::escpos::PrinterAddress::parse(address) {
+                problems.push(format!("devices.list: printer {name:?}: {e}"));
+            }
+        }
         if let DeviceSpec::KickDrawer {
             name, printer, pin, ..
         } = d

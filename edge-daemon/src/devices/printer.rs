@@ -16,7 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use drivers::drawer::{AlarmEvent, OpenAlarm};
-use drivers::escpos::{DrawerKick, PaperLevel, PrinterError, PrinterStatus, TcpPrinter, Timeouts};
+use drivers::escpos::{
+    AnyPrinter, DrawerKick, PaperLevel, PrinterAddress, PrinterError, PrinterStatus, Timeouts,
+};
 use drivers::zpl::{HostStatus, LabelPrinterError, TcpLabelPrinter};
 
 use super::hub::{DeviceEvent, Hub};
@@ -79,19 +81,28 @@ pub trait Backend: Send + 'static {
     fn drawer_open(status: &Self::Status, sensor_open_high: bool) -> bool;
 }
 
-/// ESC/POS receipt printers on TCP 9100.
+/// ESC/POS receipt printers on TCP 9100, a USB printer class device or a serial port.
 #[derive(Debug, Clone, Copy)]
 pub struct Receipt;
 
+/// Opens the ESC/POS printer at `address` (see [`PrinterAddress::parse`]).
+pub fn open_receipt_printer(address: &str) -> Result<AnyPrinter, PrinterError> {
+    let parsed = PrinterAddress::parse(address).map_err(|reason| PrinterError::Open {
+        path: address.into(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
+    })?;
+    AnyPrinter::open_address(&parsed, Timeouts::default())
+}
+
 impl Backend for Receipt {
-    type Conn = TcpPrinter;
+    type Conn = AnyPrinter;
     type Status = PrinterStatus;
     type Error = PrinterError;
 
-    fn connect(address: &str) -> Result<TcpPrinter, PrinterError> {
-        TcpPrinter::connect(address, Timeouts::default())
+    fn connect(address: &str) -> Result<AnyPrinter, PrinterError> {
+        open_receipt_printer(address)
     }
-    fn status(conn: &mut TcpPrinter) -> Result<PrinterStatus, PrinterError> {
+    fn status(conn: &mut AnyPrinter) -> Result<PrinterStatus, PrinterError> {
         conn.query_status()
     }
     fn condition(s: &PrinterStatus) -> (&'static str, Option<String>) {
@@ -100,7 +111,7 @@ impl Backend for Receipt {
     fn ready(s: &PrinterStatus) -> bool {
         s.ready()
     }
-    fn print(conn: &mut TcpPrinter, job: &[u8]) -> Result<(), PrinterError> {
+    fn print(conn: &mut AnyPrinter, job: &[u8]) -> Result<(), PrinterError> {
         conn.print_job(job).map(drop)
     }
     fn nothing_sent(e: &PrinterError) -> bool {
@@ -113,10 +124,10 @@ impl Backend for Receipt {
                 | PrinterError::NoStatusReply { .. }
         )
     }
-    fn raw(conn: &mut TcpPrinter, bytes: &[u8]) -> Result<(), PrinterError> {
+    fn raw(conn: &mut AnyPrinter, bytes: &[u8]) -> Result<(), PrinterError> {
         conn.write_raw(bytes)
     }
-    fn kick(conn: &mut TcpPrinter, pin: u8) -> Result<(), PrinterError> {
+    fn kick(conn: &mut AnyPrinter, pin: u8) -> Result<(), PrinterError> {
         let kick = if pin == 5 {
             DrawerKick::pin5()
         } else {
