@@ -315,6 +315,7 @@ pub async fn label(
     let devices = manager(&state)?;
     if let spec @ (DeviceSpec::ReceiptPrinter { .. }
     | DeviceSpec::SerialScanner { .. }
+    | DeviceSpec::WedgeScanner { .. }
     | DeviceSpec::RfidReader { .. }
     | DeviceSpec::KickDrawer { .. }) = devices.spec(&name)?
     {
@@ -663,9 +664,9 @@ pub async fn simulate(
                 .scan(data)
                 .map_err(|e| ApiError::DeviceUnavailable(format!("scanner simulator: {e}")))?;
         }
-        DeviceSpec::RfidReader { .. } => {
+        DeviceSpec::RfidReader { .. } | DeviceSpec::WedgeScanner { .. } => {
             return Err(ApiError::Conflict(format!(
-                "{name} reads its simulated tag population by itself; nothing to change"
+                "{name} has nothing to change in its simulator"
             )));
         }
     }

@@ -64,6 +64,18 @@ pub enum DeviceSpec {
     LabelPrinter { name: String, address: String },
     /// A serial or USB-CDC scanner (`/dev/ttyACM0`).
     SerialScanner { name: String, path: PathBuf },
+    /// A USB keyboard-wedge scanner (`/dev/input/by-id/…-event-kbd`), grabbed exclusively so
+    /// its keystrokes reach no console or other program.
+    WedgeScanner {
+        name: String,
+        path: PathBuf,
+        /// The keyboard country the scanner is set to.
+        #[serde(default)]
+        layout: WedgeLayout,
+        /// The key the scanner sends after each scan.
+        #[serde(default)]
+        suffix: WedgeSuffix,
+    },
     /// An LLRP RFID reader (`host:5084`).
     RfidReader { name: String, address: String },
     /// A cash drawer on a receipt printer's kick port.
@@ -80,6 +92,44 @@ pub enum DeviceSpec {
     },
 }
 
+/// Keyboard layout of a wedge scanner.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WedgeLayout {
+    #[default]
+    Us,
+    De,
+}
+
+/// What ends a wedge scanner's scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WedgeSuffix {
+    #[default]
+    Enter,
+    Tab,
+    /// No suffix key: a pause in typing ends the scan.
+    None,
+}
+
+impl DeviceSpec {
+    /// The driver settings of a wedge scanner.
+    pub fn wedge_config(layout: WedgeLayout, suffix: WedgeSuffix) -> drivers::scanner::WedgeConfig {
+        drivers::scanner::WedgeConfig {
+            layout: match layout {
+                WedgeLayout::Us => drivers::scanner::Layout::Us,
+                WedgeLayout::De => drivers::scanner::Layout::De,
+            },
+            suffix: match suffix {
+                WedgeSuffix::Enter => drivers::scanner::Suffix::Enter,
+                WedgeSuffix::Tab => drivers::scanner::Suffix::Tab,
+                WedgeSuffix::None => drivers::scanner::Suffix::None,
+            },
+            ..Default::default()
+        }
+    }
+}
+
 fn default_kick_pin() -> u8 {
     2
 }
@@ -91,6 +141,7 @@ impl DeviceSpec {
             DeviceSpec::ReceiptPrinter { name, .. }
             | DeviceSpec::LabelPrinter { name, .. }
             | DeviceSpec::SerialScanner { name, .. }
+            | DeviceSpec::WedgeScanner { name, .. }
             | DeviceSpec::RfidReader { name, .. }
             | DeviceSpec::KickDrawer { name, .. } => name,
         }
@@ -101,7 +152,7 @@ impl DeviceSpec {
         match self {
             DeviceSpec::ReceiptPrinter { .. } => "receipt_printer",
             DeviceSpec::LabelPrinter { .. } => "label_printer",
-            DeviceSpec::SerialScanner { .. } => "scanner",
+            DeviceSpec::SerialScanner { .. } | DeviceSpec::WedgeScanner { .. } => "scanner",
             DeviceSpec::RfidReader { .. } => "rfid_reader",
             DeviceSpec::KickDrawer { .. } => "drawer",
         }
@@ -206,6 +257,20 @@ mod tests {
         ];
         let problems = validate(&list);
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn a_wedge_scanner_takes_layout_and_suffix() {
+        let text = "[[list]]\nkind = \"wedge_scanner\"\nname = \"w\"\n\
+                    path = \"/dev/input/event3\"\nlayout = \"de\"\nsuffix = \"tab\"\n";
+        let cfg: DevicesConfig = toml::from_str(text).unwrap();
+        let DeviceSpec::WedgeScanner { layout, suffix, .. } = cfg.list[0] else {
+            panic!("{:?}", cfg.list[0]);
+        };
+        let wc = DeviceSpec::wedge_config(layout, suffix);
+        assert_eq!(wc.layout, drivers::scanner::Layout::De);
+        assert_eq!(wc.suffix, drivers::scanner::Suffix::Tab);
+        assert_eq!(cfg.list[0].kind(), "scanner");
     }
 
     #[test]

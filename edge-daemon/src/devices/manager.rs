@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::config::{DeviceSpec, DevicesConfig};
 use super::hub::Hub;
 use super::printer::{self, Backend, Command, KickDrawer, PrinterWorker};
-use super::readers::{RfidWorker, ScannerWorker, Stopper};
+use super::readers::{RfidWorker, ScannerPort, ScannerWorker, Stopper};
 use super::state::{DeviceState, Shared};
 use crate::store::Store;
 
@@ -190,14 +190,27 @@ impl DeviceManager {
                         printer_worker(printer::Label, cfg, (name, address), state, store, &hub);
                     thread.spawn(move || worker.run(rx))?
                 }
-                DeviceSpec::SerialScanner { name, path } => {
+                DeviceSpec::SerialScanner { name, .. } | DeviceSpec::WedgeScanner { name, .. } => {
+                    let port = match spec {
+                        DeviceSpec::WedgeScanner {
+                            path,
+                            layout,
+                            suffix,
+                            ..
+                        } => ScannerPort::Wedge(
+                            path.clone(),
+                            DeviceSpec::wedge_config(*layout, *suffix),
+                        ),
+                        DeviceSpec::SerialScanner { path, .. } => ScannerPort::Serial(path.clone()),
+                        _ => continue,
+                    };
                     let stopper = Stopper::default();
                     if let Some(m) = devices.get_mut(name) {
                         m.stopper = Some(stopper.clone());
                     }
                     let worker = ScannerWorker {
                         name: name.clone(),
-                        path: path.clone(),
+                        port,
                         state,
                         hub: hub.clone(),
                         stopper,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use drivers::rfid::aggregate::Aggregator;
 use drivers::rfid::client::{Backoff, ClientConfig, LlrpClient, StopHandle};
-use drivers::scanner::{SerialConfig, SerialScanner};
+use drivers::scanner::{RawScan, ScannerError, SerialConfig, SerialScanner, WedgeConfig};
 
 use super::hub::{DeviceEvent, Hub};
 use super::state::Shared;
@@ -74,11 +74,49 @@ fn backoff() -> Backoff {
     Backoff::new(Duration::from_millis(500), Duration::from_secs(30))
 }
 
-/// A serial or USB-CDC scanner.
+/// How a scanner is attached.
+#[derive(Debug, Clone)]
+pub enum ScannerPort {
+    /// A serial or USB-CDC port.
+    Serial(PathBuf),
+    /// A keyboard-wedge scanner's evdev node.
+    Wedge(PathBuf, WedgeConfig),
+}
+
+/// An open scanner of either kind.
+enum OpenScanner {
+    Serial(SerialScanner),
+    Wedge(Box<drivers::scanner::EvdevScanner>),
+}
+
+impl ScannerPort {
+    fn open(&self) -> Result<OpenScanner, ScannerError> {
+        match self {
+            ScannerPort::Serial(path) => {
+                SerialScanner::open(&SerialConfig::new(path)).map(OpenScanner::Serial)
+            }
+            ScannerPort::Wedge(path, cfg) => {
+                drivers::scanner::EvdevScanner::open(path, cfg.clone())
+                    .map(|s| OpenScanner::Wedge(Box::new(s)))
+            }
+        }
+    }
+}
+
+impl OpenScanner {
+    fn next_scan(&mut self, timeout: Duration) -> Result<Option<RawScan>, ScannerError> {
+        match self {
+            OpenScanner::Serial(s) => s.next_scan(timeout),
+            OpenScanner::Wedge(s) => s.next_scan(timeout),
+        }
+    }
+}
+
+/// A scanner worker.
 #[derive(Debug, Clone)]
 pub struct ScannerWorker {
     pub name: String,
-    pub path: PathBuf,
+    pub port: ScannerPort,
     pub state: Shared,
     pub hub: Hub,
     pub stopper: Stopper,
@@ -89,7 +127,7 @@ impl ScannerWorker {
     pub fn run(self) {
         let mut delay = backoff();
         while !self.stopper.stopped() {
-            let mut scanner = match SerialScanner::open(&SerialConfig::new(&self.path)) {
+            let mut scanner = match self.port.open() {
                 Ok(s) => s,
                 Err(e) => {
                     let detail = Some(crate::devices::printer::error_chain(&e));
