@@ -380,3 +380,62 @@ fn diag_works_without_the_daemon() {
     );
     assert!(text.contains("05901234123457"), "{text}");
 }
+
+#[test]
+fn the_embedded_default_has_every_kind_of_device_simulated() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&data, &[]).unwrap();
+    let base = daemon.base.clone();
+    let tech = issue_token(&data, "technician").unwrap();
+    let list = get(&base, &tech, "/v1/devices");
+    let mut kinds: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "drawer",
+            "label_printer",
+            "receipt_printer",
+            "rfid_reader",
+            "scanner"
+        ],
+        "{list}"
+    );
+    for (device, want) in [
+        ("receipt-sim", "online"),
+        ("label-sim", "online"),
+        ("scanner-sim", "online"),
+        ("rfid-sim", "online"),
+    ] {
+        let d = wait_state(&base, &tech, device, want);
+        assert_eq!(d["state"], want, "{device}: {d}");
+        assert_eq!(d["simulated"], true);
+    }
+    let mut ws = connect_events(&base, &tech);
+    let (status, _) = post(&base, &tech, "/v1/devices/scanner-sim/claim", json!({}));
+    assert_eq!(status, 200);
+    let (status, body) = post(
+        &base,
+        &tech,
+        "/v1/devices/scanner-sim/simulate",
+        json!({"scan": "]C10109506000134352\u{1d}10LOT7"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let scan = wait_event(&mut ws, Duration::from_secs(10), |e| e["type"] == "scan");
+    assert_eq!(scan.expect("no scan")["scan"]["gtin"], "09506000134352");
+    let receipt = json!({"blocks": [{"type": "text", "text": "hello"}]});
+    let (status, job) = post(&base, &tech, "/v1/devices/receipt-sim/print", receipt);
+    assert_eq!(status, 202, "{job}");
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    let done = wait_event(&mut ws, Duration::from_secs(15), |e| {
+        e["type"] == "job" && e["job"] == id.as_str() && e["state"] == "done"
+    });
+    assert!(done.is_some());
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
