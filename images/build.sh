@@ -15,6 +15,8 @@
 #   WORK_DIR         scratch directory (default: OUTPUT_DIR/work); the debootstrap result is
 #                    cached there by package list, so a rebuild skips the download
 #   EXTRA_CMDLINE    appended to the kernel command line (default: "quiet")
+#   UPDATE_PUBKEY    ed25519 public key file (edge-image keygen) the box trusts for updates
+#   IMAGE_VERSION    version written to /etc/edge/image-version (default: git describe)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -130,8 +132,14 @@ ln -sf ../run/systemd/resolve/stub-resolv.conf "$rootfs/etc/resolv.conf"
 # An empty machine-id: systemd generates one per boot on the read-only root.
 : >"$rootfs/etc/machine-id"
 rm -f "$rootfs/var/lib/dbus/machine-id"
-version=$(cd "$repo" && git describe --always --dirty 2>/dev/null || echo unknown)
+version=${IMAGE_VERSION:-$(cd "$repo" && git describe --always --dirty 2>/dev/null || echo unknown)}
 echo "$version" >"$rootfs/etc/edge/image-version"
+if [ -n "${UPDATE_PUBKEY:-}" ]; then
+    install -m 0644 "$UPDATE_PUBKEY" "$rootfs/etc/edge/update.pub"
+elif [ ! -f "$rootfs/etc/edge/update.pub" ]; then
+    echo "WARNING: no UPDATE_PUBKEY and no recipe/overlay/etc/edge/update.pub:" \
+        "this image refuses every update bundle"
+fi
 chroot "$rootfs" /bin/sh -euc '
     groupadd --system --gid 990 edge
     useradd --system --uid 990 --gid edge --home-dir /data/edge --no-create-home \
@@ -139,7 +147,7 @@ chroot "$rootfs" /bin/sh -euc '
     # No remote shell is installed, and no local login either: root has no password.
     passwd --lock root >/dev/null
     systemctl enable systemd-networkd systemd-resolved systemd-timesyncd \
-        edge-provision edge-daemon edge-update-check >/dev/null 2>&1
+        edge-provision edge-daemon edge-update-check edge-update-media >/dev/null 2>&1
     systemctl mask getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1
     update-initramfs -u -k all >/dev/null
 '

@@ -95,9 +95,17 @@ pub enum Transition {
     /// The pending update in `slot` is healthy and now the active slot.
     Committed { slot: Slot, version: String },
     /// The pending update was abandoned on its trial boot; the box reboots into the old slot.
-    RollingBack { slot: Slot, reason: String },
+    RollingBack {
+        slot: Slot,
+        version: String,
+        reason: String,
+    },
     /// The box is back on its old slot after an update failed; `reason` says why.
-    RolledBack { slot: Slot, reason: String },
+    RolledBack {
+        slot: Slot,
+        version: String,
+        reason: String,
+    },
     /// Nothing pending; running the committed slot.
     Running { slot: Slot },
     /// A bundle was refused (signature, manifest, hash, slot); nothing was armed.
@@ -143,6 +151,10 @@ pub enum AgentError {
         found: String,
         expected: String,
     },
+    #[error("version {0} is already running; nothing to install")]
+    AlreadyRunning(String),
+    #[error("version {0} was rolled back on this box before; it is not installed again")]
+    RolledBackBefore(String),
     #[error("cannot record the update status in {path}: {source}")]
     Status { path: PathBuf, source: io::Error },
 }
@@ -342,11 +354,14 @@ pub fn boot_check(
     let mut env = Env::read(&layout.env)?;
     let reason = env.get("rollback_reason").to_owned();
     if !reason.is_empty() {
+        let version = env.get("pending_version").to_owned();
+        reject_version(&layout.status_dir, &version)?;
         env.set("rollback_reason", "")?;
         env.set("pending_version", "")?;
         env.write(&layout.env)?;
         let t = Transition::RolledBack {
             slot: running,
+            version,
             reason,
         };
         reporter.report(&t)?;
@@ -387,16 +402,63 @@ pub fn boot_check(
         running.name(),
         deadline.as_secs()
     );
+    reject_version(&layout.status_dir, &version)?;
     env.set("pending_slot", "")?;
     env.set("boot_tries", "0")?;
     env.set("rollback_reason", &reason)?;
     env.write(&layout.env)?;
     let t = Transition::RollingBack {
         slot: running,
+        version,
         reason,
     };
     reporter.report(&t)?;
     Ok(t)
+}
+
+/// The file listing versions that were rolled back, one a line; they are not installed again.
+pub const REJECTED: &str = "rejected-versions";
+
+fn reject_version(status_dir: &Path, version: &str) -> Result<(), AgentError> {
+    if version.is_empty() || rejected(status_dir).iter().any(|v| v == version) {
+        return Ok(());
+    }
+    let path = status_dir.join(REJECTED);
+    let err = |source| AgentError::Status {
+        path: path.clone(),
+        source,
+    };
+    fs::create_dir_all(status_dir).map_err(err)?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(err)?;
+    writeln!(f, "{version}").map_err(err)?;
+    f.sync_all().map_err(err)
+}
+
+fn rejected(status_dir: &Path) -> Vec<String> {
+    fs::read_to_string(status_dir.join(REJECTED))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Refuses a version the box already runs or once rolled back (no update loops).
+pub fn check_wanted(
+    version: &str,
+    running_version: Option<&str>,
+    status_dir: &Path,
+) -> Result<(), AgentError> {
+    if running_version.map(str::trim) == Some(version) {
+        return Err(AgentError::AlreadyRunning(version.to_owned()));
+    }
+    if rejected(status_dir).iter().any(|v| v == version) {
+        return Err(AgentError::RolledBackBefore(version.to_owned()));
+    }
+    Ok(())
 }
 
 /// Asks the daemon's `GET /v1/health` over plain HTTP: healthy is 200 with `"status":"ok"`.
@@ -629,7 +691,12 @@ mod tests {
         );
         let t = check(&b, Slot::A, 1000, || Ok(()));
         match t {
-            Transition::RolledBack { slot, reason } => {
+            Transition::RolledBack {
+                slot,
+                reason,
+                version,
+            } => {
+                assert_eq!(version, "2.0.0");
                 assert_eq!(slot, Slot::A);
                 assert!(reason.contains("connection refused"), "{reason}");
                 assert!(reason.contains("2.0.0"), "{reason}");
@@ -671,5 +738,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("on trial"), "{err}");
+    }
+
+    #[test]
+    fn a_rolled_back_or_running_version_is_not_installed_again() {
+        let b = new_box();
+        install_it(&b).unwrap();
+        grub_boot(&b);
+        check(&b, Slot::B, 10, || Err("down".into()));
+        let err = check_wanted("2.0.0", Some("1.0.0"), &b.layout.status_dir).unwrap_err();
+        assert!(matches!(err, AgentError::RolledBackBefore(_)), "{err}");
+        let err = check_wanted("1.0.0", Some("1.0.0\n"), &b.layout.status_dir).unwrap_err();
+        assert!(matches!(err, AgentError::AlreadyRunning(_)), "{err}");
+        check_wanted("3.0.0", Some("1.0.0"), &b.layout.status_dir).unwrap();
     }
 }

@@ -63,6 +63,9 @@ enum Command {
         /// Reboot into the new slot once it is armed.
         #[arg(long)]
         reboot: bool,
+        /// The running image's version; a bundle of the same version is not installed.
+        #[arg(long, default_value = "/etc/edge/image-version")]
+        version_file: PathBuf,
     },
     /// On the box, at every boot: commit a pending update once the daemon is healthy, or roll
     /// it back; report a rollback GRUB made.
@@ -195,6 +198,7 @@ fn run(cli: Cli) -> Result<(), String> {
             pubkey,
             box_,
             reboot,
+            version_file,
         } => {
             let running = box_.running()?;
             let layout = box_.layout();
@@ -209,6 +213,16 @@ fn run(cli: Cli) -> Result<(), String> {
                 reason
             };
             let key = keys::read_verifying(&pubkey).map_err(|e| refused(s(&e)))?;
+            // The signed manifest first (cheap), so that an unwanted version is not hashed.
+            let manifest = bundle::verify_manifest(&dir, &key, bundle::COMPATIBLE_X86_64)
+                .map_err(|e| refused(s(&e)))?;
+            let running_version = std::fs::read_to_string(&version_file).ok();
+            agent::check_wanted(
+                &manifest.version,
+                running_version.as_deref(),
+                &layout.status_dir,
+            )
+            .map_err(|e| refused(s(&e)))?;
             let verified = bundle::verify(&dir, &key, bundle::COMPATIBLE_X86_64)
                 .map_err(|e| refused(s(&e)))?;
             let pb = bar(verified.manifest.rootfs.size, "writing slot");
