@@ -439,3 +439,93 @@ fn the_embedded_default_has_every_kind_of_device_simulated() {
     assert!(done.is_some());
     assert_eq!(daemon.stop().unwrap(), Some(0));
 }
+
+/// A daemon whose only device is a receipt printer at `addr`.
+fn printer_only(dir: &std::path::Path, addr: &str) -> std::path::PathBuf {
+    let file = dir.join("printer.toml");
+    let text = format!(
+        "[devices]\nsimulate = false\nstatus_poll_ms = 100\n\n[[devices.list]]\n\
+         kind = \"receipt_printer\"\nname = \"till-1\"\naddress = \"{addr}\"\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn job_state(base: &str, token: &str, id: &str) -> String {
+    get(base, token, &format!("/v1/print-jobs/{id}"))["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn wait_job(base: &str, token: &str, id: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let state = job_state(base, token, id);
+        if state == want || Instant::now() > deadline {
+            return state;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn queued_jobs_survive_a_restart_and_can_be_cancelled_and_reprinted() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let sim = SimPrinter::start().unwrap();
+    sim.update_state(|s| s.paper = drivers::escpos::PaperLevel::Out);
+    let file = printer_only(dir.path(), &sim.addr().to_string());
+    let data = dir.path().join("data");
+    let env = [("EDGE_CONFIG", file.to_str().unwrap())];
+    let daemon = Daemon::start(&data, &env).unwrap();
+    let token = issue_token(&data, "manager").unwrap();
+    let base = daemon.base.clone();
+    let doc = |t: &str| json!({"blocks": [{"type": "text", "text": t}, {"type": "cut"}]});
+    let (_, a) = post(&base, &token, "/v1/devices/till-1/print", doc("job A"));
+    let (_, b) = post(&base, &token, "/v1/devices/till-1/print", doc("job B"));
+    let (a, b) = (a["job_id"].as_str().unwrap(), b["job_id"].as_str().unwrap());
+    assert_eq!(wait_job(&base, &token, a, "waiting"), "waiting");
+    // B is cancelled while it waits; A waits through a restart.
+    let (status, v) = post(
+        &base,
+        &token,
+        &format!("/v1/print-jobs/{b}/cancel"),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["state"], "cancelled");
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+    assert!(sim.printed().is_empty());
+
+    let daemon = Daemon::start(&data, &env).unwrap();
+    let base = daemon.base.clone();
+    assert_eq!(job_state(&base, &token, a), "waiting");
+    sim.update_state(|s| s.paper = drivers::escpos::PaperLevel::Ok);
+    assert_eq!(wait_job(&base, &token, a, "done"), "done");
+    let printed = sim.wait_for_jobs(1, Duration::from_secs(5));
+    assert_eq!(printed.len(), 1);
+    assert!(printed[0].text.contains("job A"), "{}", printed[0].text);
+    assert_eq!(job_state(&base, &token, b), "cancelled");
+    // A done job cannot be cancelled; it can be reprinted, as a new job.
+    let (status, _) = post(
+        &base,
+        &token,
+        &format!("/v1/print-jobs/{a}/cancel"),
+        json!({}),
+    );
+    assert_eq!(status, 409);
+    let (status, again) = post(
+        &base,
+        &token,
+        &format!("/v1/print-jobs/{a}/reprint"),
+        json!({}),
+    );
+    assert_eq!(status, 202, "{again}");
+    let again = again["job_id"].as_str().unwrap();
+    assert_ne!(again, a);
+    assert_eq!(wait_job(&base, &token, again, "done"), "done");
+    assert_eq!(sim.wait_for_jobs(2, Duration::from_secs(5)).len(), 2);
+    assert!(sim.printed()[1].text.contains("job A"));
+    assert!(!sim.printed().iter().any(|j| j.text.contains("job B")));
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
