@@ -332,7 +332,9 @@ pub fn self_test_report(cfg: &Config) -> Value {
                 DeviceSpec::ReceiptPrinter { address, .. }
                 | DeviceSpec::LabelPrinter { address, .. }
                 | DeviceSpec::RfidReader { address, .. } => Some(address.clone()),
-                DeviceSpec::SerialScanner { path, .. } | DeviceSpec::WedgeScanner { path, .. } => {
+                DeviceSpec::SerialScanner { path, .. }
+                | DeviceSpec::WedgeScanner { path, .. }
+                | DeviceSpec::GpioDrawer { chip: path, .. } => {
                     let state = if path.exists() { "present" } else { "missing" };
                     return json!({ "name": d.name(), "kind": d.kind(), "state": state });
                 }

@@ -317,7 +317,8 @@ pub async fn label(
     | DeviceSpec::SerialScanner { .. }
     | DeviceSpec::WedgeScanner { .. }
     | DeviceSpec::RfidReader { .. }
-    | DeviceSpec::KickDrawer { .. }) = devices.spec(&name)?
+    | DeviceSpec::KickDrawer { .. }
+    | DeviceSpec::GpioDrawer { .. }) = devices.spec(&name)?
     {
         return Err(ApiError::Conflict(format!(
             "{name} is a {}, which does not print labels",
@@ -664,7 +665,9 @@ pub async fn simulate(
                 .scan(data)
                 .map_err(|e| ApiError::DeviceUnavailable(format!("scanner simulator: {e}")))?;
         }
-        DeviceSpec::RfidReader { .. } | DeviceSpec::WedgeScanner { .. } => {
+        DeviceSpec::RfidReader { .. }
+        | DeviceSpec::WedgeScanner { .. }
+        | DeviceSpec::GpioDrawer { .. } => {
             return Err(ApiError::Conflict(format!(
                 "{name} has nothing to change in its simulator"
             )));

@@ -90,6 +90,34 @@ pub enum DeviceSpec {
         #[serde(default)]
         sensor_open_high: bool,
     },
+    /// A cash drawer on the box's own GPIO lines.
+    GpioDrawer {
+        name: String,
+        /// The GPIO chip, e.g. `/dev/gpiochip0`.
+        chip: PathBuf,
+        /// The line driving the solenoid.
+        solenoid_line: u32,
+        /// The line of the open sensor, if one is wired.
+        #[serde(default)]
+        sensor_line: Option<u32>,
+        /// How long a kick energises the solenoid, in milliseconds.
+        #[serde(default = "default_pulse_ms")]
+        pulse_ms: u32,
+        /// The sensor reads "open" when its line is high.
+        #[serde(default = "yes")]
+        sensor_open_high: bool,
+        /// Driving the solenoid line low energises it (many relay boards).
+        #[serde(default)]
+        solenoid_active_low: bool,
+    },
+}
+
+fn default_pulse_ms() -> u32 {
+    100
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Keyboard layout of a wedge scanner.
@@ -143,7 +171,8 @@ impl DeviceSpec {
             | DeviceSpec::SerialScanner { name, .. }
             | DeviceSpec::WedgeScanner { name, .. }
             | DeviceSpec::RfidReader { name, .. }
-            | DeviceSpec::KickDrawer { name, .. } => name,
+            | DeviceSpec::KickDrawer { name, .. }
+            | DeviceSpec::GpioDrawer { name, .. } => name,
         }
     }
 
@@ -154,7 +183,7 @@ impl DeviceSpec {
             DeviceSpec::LabelPrinter { .. } => "label_printer",
             DeviceSpec::SerialScanner { .. } | DeviceSpec::WedgeScanner { .. } => "scanner",
             DeviceSpec::RfidReader { .. } => "rfid_reader",
-            DeviceSpec::KickDrawer { .. } => "drawer",
+            DeviceSpec::KickDrawer { .. } | DeviceSpec::GpioDrawer { .. } => "drawer",
         }
     }
 }
@@ -180,6 +209,11 @@ pub fn validate(list: &[DeviceSpec]) -> Vec<String> {
         }
     }
     for d in list {
+        if let DeviceSpec::GpioDrawer { name, pulse_ms, .. } = d {
+            if let Err(e) = drivers::drawer::PulseWidth::from_ms(*pulse_ms) {
+                problems.push(format!("devices.list: drawer {name:?}: {e}"));
+            }
+        }
         if let DeviceSpec::ReceiptPrinter { name, address, .. } = d {
             if let Err(e) = drivers::escpos::PrinterAddress::parse(address) {
                 problems.push(format!("devices.list: printer {name:?}: {e}"));
@@ -271,6 +305,28 @@ mod tests {
         assert_eq!(wc.layout, drivers::scanner::Layout::De);
         assert_eq!(wc.suffix, drivers::scanner::Suffix::Tab);
         assert_eq!(cfg.list[0].kind(), "scanner");
+    }
+
+    #[test]
+    fn a_gpio_drawer_takes_lines_pulse_and_polarity() {
+        let text = "[[list]]\nkind = \"gpio_drawer\"\nname = \"d\"\n\
+                    chip = \"/dev/gpiochip0\"\nsolenoid_line = 17\nsensor_line = 27\n";
+        let cfg: DevicesConfig = toml::from_str(text).unwrap();
+        assert!(matches!(
+            cfg.list[0],
+            DeviceSpec::GpioDrawer {
+                solenoid_line: 17,
+                sensor_line: Some(27),
+                pulse_ms: 100,
+                sensor_open_high: true,
+                solenoid_active_low: false,
+                ..
+            }
+        ));
+        assert!(validate(&cfg.list).is_empty());
+        let long = text.replace("sensor_line = 27", "pulse_ms = 5000");
+        let cfg: DevicesConfig = toml::from_str(&long).unwrap();
+        assert_eq!(validate(&cfg.list).len(), 1, "{:?}", validate(&cfg.list));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use drivers::zpl::sim::SimLabelPrinter;
 use serde::Serialize;
 
 use super::config::{DeviceSpec, DevicesConfig};
+use super::gpio_drawer::GpioDrawerWorker;
 use super::hub::Hub;
 use super::printer::{self, Backend, Command, KickDrawer, PrinterWorker};
 use super::readers::{RfidWorker, ScannerPort, ScannerWorker, Stopper};
@@ -232,7 +233,45 @@ impl DeviceManager {
                     };
                     thread.spawn(move || worker.run())?
                 }
-                // A drawer is driven by its printer's worker.
+                DeviceSpec::GpioDrawer {
+                    name,
+                    chip,
+                    solenoid_line,
+                    sensor_line,
+                    pulse_ms,
+                    sensor_open_high,
+                    solenoid_active_low,
+                } => {
+                    use drivers::drawer::{DrawerSettings, SensorPolarity, SolenoidLevel};
+                    let sensor = if *sensor_open_high {
+                        SensorPolarity::ActiveHigh
+                    } else {
+                        SensorPolarity::ActiveLow
+                    };
+                    let solenoid = if *solenoid_active_low {
+                        SolenoidLevel::ActiveLow
+                    } else {
+                        SolenoidLevel::ActiveHigh
+                    };
+                    let settings = DrawerSettings::new(*pulse_ms, sensor, solenoid)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+                    let (tx, rx) = channel();
+                    if let Some(m) = devices.get_mut(name) {
+                        m.commands = Some(tx);
+                    }
+                    let worker = GpioDrawerWorker {
+                        name: name.clone(),
+                        chip: chip.clone(),
+                        solenoid_line: *solenoid_line,
+                        sensor_line: *sensor_line,
+                        settings,
+                        alarm_after: Duration::from_secs(cfg.drawer_alarm_secs),
+                        state,
+                        hub: hub.clone(),
+                    };
+                    thread.spawn(move || worker.run(rx))?
+                }
+                // A drawer on a kick port is driven by its printer's worker.
                 DeviceSpec::KickDrawer { .. } => continue,
             };
             workers.push(handle);
@@ -325,6 +364,8 @@ impl DeviceManager {
     pub fn open_drawer(&self, name: &str) -> Result<(), DeviceError> {
         let pin = match self.spec(name)? {
             DeviceSpec::KickDrawer { pin, .. } => *pin,
+            // The GPIO drawer's worker knows its line.
+            DeviceSpec::GpioDrawer { .. } => 0,
             other => {
                 return Err(DeviceError::WrongKind {
                     device: name.to_owned(),

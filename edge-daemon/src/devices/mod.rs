@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`config`]: the `[devices]` section.
+//! - [`gpio_drawer`]: the worker of a cash drawer on the box's own GPIO lines.
 //! - [`hub`]: the event channel and claims (scans and tag reads go to the claiming client).
 //! - [`manager`]: starts workers and simulators; what the API calls.
 //! - [`printer`]: the printer worker, over ESC/POS receipt and ZPL label backends (status,
@@ -15,6 +16,7 @@
 
 pub mod config;
 pub mod document;
+pub mod gpio_drawer;
 pub mod hub;
 pub mod label;
 pub mod manager;

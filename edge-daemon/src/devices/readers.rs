@@ -55,7 +55,13 @@ impl Stopper {
 }
 
 /// Publishes a change of a device's condition.
-fn set_state(hub: &Hub, device: &str, shared: &Shared, state: &str, detail: Option<String>) {
+pub(super) fn set_state(
+    hub: &Hub,
+    device: &str,
+    shared: &Shared,
+    state: &str,
+    detail: Option<String>,
+) {
     let changed = shared
         .lock()
         .unwrap_or_else(|p| p.into_inner())
