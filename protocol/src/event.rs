@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PairingId, TokenId};
+use crate::ids::{CustomerId, PairingId, SaleId, TokenId};
+use crate::money::{Currency, Money};
+use crate::pos::{CartOp, CustomerProfile, ReturnRecord, SaleRecord, TillMove};
 use crate::time::Timestamp;
 
 /// What a LAN client may do. Checked by the daemon on every authenticated request.
@@ -94,6 +96,66 @@ pub enum Event {
     },
     /// A token was revoked; requests carrying it answer 401 from now on.
     TokenRevoked { token: TokenId, by: Actor },
+    /// A catalog (products, prices, tax, promotions) was loaded: a full snapshot when
+    /// `base_version` is `None`, else a delta on top of that version. `json` is the document.
+    CatalogLoaded {
+        version: u64,
+        base_version: Option<u64>,
+        json: String,
+        by: Actor,
+    },
+    /// A cart was opened.
+    SaleOpened {
+        sale: SaleId,
+        till: Option<String>,
+        currency: Currency,
+        by: Actor,
+    },
+    /// A cart in progress changed.
+    SaleChanged { sale: SaleId, op: CartOp },
+    /// A sale completed, fully paid: the transaction's one record.
+    SaleCompleted { sale: SaleId, record: SaleRecord },
+    /// A cart was abandoned before it completed.
+    SaleVoided {
+        sale: SaleId,
+        reason: String,
+        by: Actor,
+    },
+    /// Items of a completed sale were returned and refunded.
+    ReturnCompleted {
+        id: SaleId,
+        original: SaleId,
+        record: ReturnRecord,
+    },
+    /// A till was opened with a float.
+    TillOpened {
+        till: String,
+        float: Money,
+        by: Actor,
+    },
+    /// Cash was paid in, paid out or dropped to the safe.
+    TillMovement {
+        till: String,
+        kind: TillMove,
+        amount: Money,
+        reason: String,
+        by: Actor,
+    },
+    /// A till was counted and closed.
+    TillClosed {
+        till: String,
+        counted: Money,
+        expected: Money,
+        by: Actor,
+    },
+    /// A customer profile was created or changed.
+    CustomerSaved {
+        customer: CustomerId,
+        profile: CustomerProfile,
+        by: Actor,
+    },
+    /// A customer profile was erased; sales keep only the id.
+    CustomerErased { customer: CustomerId, by: Actor },
 }
 
 impl Event {
@@ -105,6 +167,17 @@ impl Event {
             Event::PairingRejected { .. } => "pairing_rejected",
             Event::TokenIssued { .. } => "token_issued",
             Event::TokenRevoked { .. } => "token_revoked",
+            Event::CatalogLoaded { .. } => "catalog_loaded",
+            Event::SaleOpened { .. } => "sale_opened",
+            Event::SaleChanged { .. } => "sale_changed",
+            Event::SaleCompleted { .. } => "sale_completed",
+            Event::SaleVoided { .. } => "sale_voided",
+            Event::ReturnCompleted { .. } => "return_completed",
+            Event::TillOpened { .. } => "till_opened",
+            Event::TillMovement { .. } => "till_movement",
+            Event::TillClosed { .. } => "till_closed",
+            Event::CustomerSaved { .. } => "customer_saved",
+            Event::CustomerErased { .. } => "customer_erased",
         }
     }
 }

@@ -122,6 +122,15 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// One sale or return transaction; its receipt carries this id.
+    SaleId
+);
+uuid_id!(
+    /// A customer profile.
+    CustomerId
+);
+
+uuid_id!(
     /// One command from the cloud; the store applies each id at most once.
     CommandId
 );

@@ -8,6 +8,7 @@
 //! - [`money`]: [`Money`], integer minor units plus an ISO 4217 currency, checked arithmetic.
 //! - [`time`]: [`Timestamp`], milliseconds since the Unix epoch (UTC).
 //! - [`event`]: [`Event`], every state change the store journals.
+//! - [`pos`]: the point-of-sale facts inside events: cart changes, sale and return records.
 //! - [`envelope`]: [`Envelope`] and its versioned postcard codec ([`Envelope::encode`],
 //!   [`Envelope::decode`]).
 //! - [`frame`]: the versioned framing every message shares (magic byte per type, schema
@@ -39,13 +40,14 @@ pub mod frame;
 pub mod ids;
 pub mod link;
 pub mod money;
+pub mod pos;
 pub mod time;
 pub mod topics;
 
 pub use envelope::{DecodeError, Envelope, SCHEMA_VERSION};
+pub use event::{Event, Role};
 pub use frame::FrameError;
 pub use ids::{BootId, CommandId};
-pub use event::{Event, Role};
-pub use ids::{EventId, IdError, PairingId, StoreId, TokenId};
+pub use ids::{CustomerId, EventId, IdError, PairingId, SaleId, StoreId, TokenId};
 pub use money::{Currency, Money, MoneyError};
 pub use time::Timestamp;

@@ -13,8 +13,13 @@ use std::path::PathBuf;
 
 use protocol::envelope::MAGIC;
 use protocol::event::Actor;
+use protocol::pos::{
+    CartOp, CustomerProfile, LineDiscount, LineItem, LineTax, ReturnRecord, ReturnedLine,
+    SaleRecord, SoldLine, Tender, TenderKind, TillMove,
+};
 use protocol::{
-    Envelope, Event, EventId, PairingId, Role, StoreId, Timestamp, TokenId, SCHEMA_VERSION,
+    Currency, CustomerId, Envelope, Event, EventId, Money, PairingId, Role, SaleId, StoreId,
+    Timestamp, TokenId, SCHEMA_VERSION,
 };
 use uuid::Uuid;
 
@@ -112,7 +117,215 @@ fn cases() -> Vec<Envelope> {
                 by: Actor::Admin,
             },
         ),
+        envelope(
+            301,
+            "00000006-0000-4000-8000-000000000006",
+            5,
+            Event::CatalogLoaded {
+                version: 7,
+                base_version: Some(6),
+                json: r#"{"version":7,"base_version":6}"#.to_owned(),
+                by: Actor::Admin,
+            },
+        ),
+        envelope(
+            302,
+            "00000007-0000-4000-8000-000000000007",
+            6,
+            Event::SaleOpened {
+                sale: sale(),
+                till: Some("till-1".to_owned()),
+                currency: usd(),
+                by: Actor::Token(token()),
+            },
+        ),
+        envelope(
+            303,
+            "00000008-0000-4000-8000-000000000008",
+            7,
+            Event::SaleChanged {
+                sale: sale(),
+                op: CartOp::AddLine {
+                    line: 1,
+                    item: line_item(),
+                    quantity: 2,
+                },
+            },
+        ),
+        envelope(
+            304,
+            "00000009-0000-4000-8000-000000000009",
+            8,
+            Event::SaleCompleted {
+                sale: sale(),
+                record: sale_record(),
+            },
+        ),
+        envelope(
+            305,
+            "0000000a-0000-4000-8000-00000000000a",
+            9,
+            Event::SaleVoided {
+                sale: sale(),
+                reason: "customer left".to_owned(),
+                by: Actor::Token(manager_token()),
+            },
+        ),
+        envelope(
+            306,
+            "0000000b-0000-4000-8000-00000000000b",
+            10,
+            Event::ReturnCompleted {
+                id: SaleId(uuid("5a1e0000-0000-4000-8000-000000000002")),
+                original: sale(),
+                record: ReturnRecord {
+                    till: Some("till-1".to_owned()),
+                    lines: vec![ReturnedLine {
+                        line: 1,
+                        sku: "TEE-WHT-M".to_owned(),
+                        category: "apparel".to_owned(),
+                        quantity: 1,
+                        refund: usd_m(2_622),
+                        tax: usd_m(122),
+                    }],
+                    total: usd_m(2_622),
+                    refunds: vec![Tender {
+                        kind: TenderKind::Card,
+                        amount: usd_m(2_622),
+                        reference: Some("AUTH-7731".to_owned()),
+                    }],
+                    reason: "wrong size".to_owned(),
+                    by: Actor::Token(token()),
+                },
+            },
+        ),
+        envelope(
+            307,
+            "0000000c-0000-4000-8000-00000000000c",
+            11,
+            Event::TillOpened {
+                till: "till-1".to_owned(),
+                float: usd_m(15_000),
+                by: Actor::Token(manager_token()),
+            },
+        ),
+        envelope(
+            308,
+            "0000000d-0000-4000-8000-00000000000d",
+            12,
+            Event::TillMovement {
+                till: "till-1".to_owned(),
+                kind: TillMove::PaidOut,
+                amount: usd_m(1_250),
+                reason: "window cleaner".to_owned(),
+                by: Actor::Token(manager_token()),
+            },
+        ),
+        envelope(
+            309,
+            "0000000e-0000-4000-8000-00000000000e",
+            13,
+            Event::TillClosed {
+                till: "till-1".to_owned(),
+                counted: usd_m(13_745),
+                expected: usd_m(13_750),
+                by: Actor::Token(manager_token()),
+            },
+        ),
+        envelope(
+            310,
+            "0000000f-0000-4000-8000-00000000000f",
+            14,
+            Event::CustomerSaved {
+                customer: CustomerId(uuid("c0570000-0000-4000-8000-000000000001")),
+                profile: CustomerProfile {
+                    name: "Zoë Müller".to_owned(),
+                    email: Some("zoe@example.com".to_owned()),
+                    phone: None,
+                    marketing_consent: true,
+                },
+                by: Actor::Token(token()),
+            },
+        ),
+        envelope(
+            311,
+            "00000010-0000-4000-8000-000000000010",
+            15,
+            Event::CustomerErased {
+                customer: CustomerId(uuid("c0570000-0000-4000-8000-000000000001")),
+                by: Actor::Token(manager_token()),
+            },
+        ),
     ]
+}
+
+fn usd() -> Currency {
+    Currency::new("USD").unwrap()
+}
+
+fn usd_m(minor: i64) -> Money {
+    Money::new(minor, usd())
+}
+
+fn sale() -> SaleId {
+    SaleId(uuid("5a1e0000-0000-4000-8000-000000000001"))
+}
+
+fn line_item() -> LineItem {
+    LineItem {
+        sku: "TEE-WHT-M".to_owned(),
+        name: "Organic Tee White / M".to_owned(),
+        category: "apparel".to_owned(),
+        tax_class: "clothing".to_owned(),
+        unit_price: usd_m(2_500),
+    }
+}
+
+fn sale_record() -> SaleRecord {
+    let line = SoldLine {
+        line: 1,
+        item: line_item(),
+        quantity: 2,
+        unit_price: usd_m(2_500),
+        override_reason: Some("price match".to_owned()),
+        gross: usd_m(5_000),
+        discounts: vec![LineDiscount {
+            rule: "welcome-5".to_owned(),
+            amount: usd_m(500),
+        }],
+        net: usd_m(4_500),
+        taxes: vec![LineTax {
+            jurisdiction: "city".to_owned(),
+            rate_ppm: 48_750,
+            amount: usd_m(219),
+        }],
+        total: usd_m(4_719),
+    };
+    SaleRecord {
+        till: Some("till-1".to_owned()),
+        customer: Some(CustomerId(uuid("c0570000-0000-4000-8000-000000000001"))),
+        coupons: vec!["WELCOME5".to_owned()],
+        lines: vec![line],
+        tax_inclusive: false,
+        subtotal: usd_m(5_000),
+        discount: usd_m(500),
+        tax: usd_m(219),
+        total: usd_m(4_719),
+        tenders: vec![
+            Tender {
+                kind: TenderKind::Card,
+                amount: usd_m(2_000),
+                reference: Some("AUTH-7731".to_owned()),
+            },
+            Tender {
+                kind: TenderKind::Cash,
+                amount: usd_m(3_000),
+                reference: None,
+            },
+        ],
+        change: usd_m(281),
+        by: Actor::Token(token()),
+    }
 }
 
 /// Makes the compiler point here when a variant is added: it needs a golden vector in `cases`.
@@ -123,9 +336,20 @@ fn variant_index(event: &Event) -> usize {
         Event::PairingRejected { .. } => 2,
         Event::TokenIssued { .. } => 3,
         Event::TokenRevoked { .. } => 4,
+        Event::CatalogLoaded { .. } => 5,
+        Event::SaleOpened { .. } => 6,
+        Event::SaleChanged { .. } => 7,
+        Event::SaleCompleted { .. } => 8,
+        Event::SaleVoided { .. } => 9,
+        Event::ReturnCompleted { .. } => 10,
+        Event::TillOpened { .. } => 11,
+        Event::TillMovement { .. } => 12,
+        Event::TillClosed { .. } => 13,
+        Event::CustomerSaved { .. } => 14,
+        Event::CustomerErased { .. } => 15,
     }
 }
-const VARIANTS: usize = 5;
+const VARIANTS: usize = 16;
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -223,7 +447,10 @@ fn token_revoked_byte_layout() {
     want.extend(hex::decode("a1b2c3d4e5f647899abcdef012345678").unwrap());
     want.push(0x01); // by: Actor variant index 1 = Admin (no payload)
 
-    let env = cases().pop().unwrap();
+    let env = cases()
+        .into_iter()
+        .find(|e| matches!(e.event, Event::TokenRevoked { .. }))
+        .unwrap();
     assert_eq!(SCHEMA_VERSION, 1);
     assert_eq!(env.encode(), want);
     let golden = from_hex_lines(&std::fs::read_to_string(path_of(&env)).unwrap());

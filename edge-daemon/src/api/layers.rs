@@ -98,11 +98,11 @@ impl Module {
     }
 }
 
-/// The routes of `module`, behind its gate: when the module is off, every path under its prefix
-/// answers 404 with the problem type `module-disabled`. Modules gain endpoints with their
+/// The `routes` of `module`, behind its gate: when the module is off, every path under its
+/// prefix answers 404 with the problem type `module-disabled`. Modules gain endpoints with their
 /// rollout phases; until then a module's router holds only the gate and the not-found answer.
-pub fn module_router(module: Module, enabled: bool) -> Router<AppState> {
-    let router = Router::new().fallback(|| async { ApiError::NotFound("no such endpoint".into()) });
+pub fn module_router(module: Module, enabled: bool, routes: Router<AppState>) -> Router<AppState> {
+    let router = routes.fallback(|| async { ApiError::NotFound("no such endpoint".into()) });
     if enabled {
         router
     } else {

@@ -9,6 +9,7 @@
 //!   arise outside handlers, request metrics.
 //! - [`write`]: runs a state-changing request through the store with its idempotency key.
 //! - [`system`], [`pairing`], [`tokens`]: the handlers.
+//! - [`pos`]: the point-of-sale endpoints under `/v1/pos`, behind the `pos` module gate.
 //! - [`openapi`]: the OpenAPI document, built from the handlers' annotations.
 //!
 //! [`router`] builds the whole service, so tests drive it without a socket.
@@ -19,6 +20,7 @@ pub mod extract;
 pub mod layers;
 pub mod openapi;
 pub mod pairing;
+pub mod pos;
 pub mod problem;
 pub mod system;
 pub mod tokens;
@@ -154,7 +156,11 @@ pub fn router(state: AppState) -> Router {
         let enabled = module.enabled(&state.config.modules);
         // `layer` (not `route_layer`) so that the module's fallback is authenticated too: a
         // caller without a token learns nothing, not even which modules are on.
-        let routes = layers::module_router(module, enabled).layer(authenticate.clone());
+        let own = match module {
+            layers::Module::Pos => pos::routes(),
+            _ => Router::new(),
+        };
+        let routes = layers::module_router(module, enabled, own).layer(authenticate.clone());
         protected = protected.nest(module.prefix(), routes);
     }
     let protected = protected.route_layer(authenticate);

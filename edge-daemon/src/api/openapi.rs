@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{devices, events, pairing, problem, system, tokens};
+use super::{devices, events, pairing, pos, problem, system, tokens};
 
 /// The API description served at `/v1/openapi.json`.
 #[derive(Debug, OpenApi)]
@@ -18,6 +18,15 @@ use super::{devices, events, pairing, problem, system, tokens};
         devices::list, devices::get, devices::claim, devices::release, devices::print,
         devices::label, devices::open, devices::check, devices::raw, devices::simulate, devices::jobs,
         devices::job, devices::cancel, devices::reprint,
+        pos::catalog::info, pos::catalog::load, pos::catalog::item, pos::catalog::lookup,
+        pos::sales::create, pos::sales::get, pos::sales::add_line, pos::sales::set_quantity,
+        pos::sales::override_price, pos::sales::coupon, pos::sales::customer,
+        pos::sales::tender, pos::sales::complete, pos::sales::void,
+        pos::returns::create, pos::returns::get,
+        pos::tills::open, pos::tills::movement, pos::tills::close, pos::tills::x_report,
+        pos::tills::z_reports, pos::tills::store_report,
+        pos::customers::create, pos::customers::update, pos::customers::erase,
+        pos::customers::get, pos::customers::list,
     ),
     components(schemas(problem::Problem)),
     modifiers(&BearerAuth),

@@ -10,6 +10,7 @@
 //! | `token_ids` | token id (16 bytes) | SHA-256 of the token |
 //! | `pairings` | pairing id (16 bytes) | [`PairingRecord`] |
 //! | `pairing_codes` | the six-digit code | pairing id of the pending pairing that shows it |
+//! | `pos` | see [`super::pos`] | catalog, sales, returns, tills, customers |
 
 use std::collections::BTreeMap;
 
@@ -27,14 +28,16 @@ pub enum Proj {
     TokenIds,
     Pairings,
     PairingCodes,
+    Pos,
 }
 
 impl Proj {
-    pub const ALL: [Proj; 4] = [
+    pub const ALL: [Proj; 5] = [
         Proj::Tokens,
         Proj::TokenIds,
         Proj::Pairings,
         Proj::PairingCodes,
+        Proj::Pos,
     ];
 
     pub fn name(self) -> &'static str {
@@ -43,6 +46,7 @@ impl Proj {
             Proj::TokenIds => "token_ids",
             Proj::Pairings => "pairings",
             Proj::PairingCodes => "pairing_codes",
+            Proj::Pos => "pos",
         }
     }
 }
@@ -54,6 +58,7 @@ pub struct Trees {
     pub(crate) token_ids: sled::Tree,
     pub(crate) pairings: sled::Tree,
     pub(crate) pairing_codes: sled::Tree,
+    pub(crate) pos: sled::Tree,
 }
 
 impl Trees {
@@ -63,6 +68,7 @@ impl Trees {
             token_ids: db.open_tree(Proj::TokenIds.name())?,
             pairings: db.open_tree(Proj::Pairings.name())?,
             pairing_codes: db.open_tree(Proj::PairingCodes.name())?,
+            pos: db.open_tree(Proj::Pos.name())?,
         })
     }
 
@@ -72,6 +78,7 @@ impl Trees {
             Proj::TokenIds => &self.token_ids,
             Proj::Pairings => &self.pairings,
             Proj::PairingCodes => &self.pairing_codes,
+            Proj::Pos => &self.pos,
         }
     }
 }
@@ -125,6 +132,12 @@ pub enum ApplyError {
         what: &'static str,
         id: String,
     },
+    #[error("{event} at seq {seq} breaks a business rule: {detail}")]
+    Rule {
+        event: &'static str,
+        seq: u64,
+        detail: String,
+    },
     #[error("stored {what} does not decode: {detail}")]
     Decode { what: &'static str, detail: String },
 }
@@ -136,18 +149,22 @@ pub trait View {
     fn del(&mut self, p: Proj, key: &[u8]) -> Result<(), ApplyError>;
 }
 
-fn decode<T: DeserializeOwned>(what: &'static str, raw: &[u8]) -> Result<T, ApplyError> {
+pub(super) fn decode<T: DeserializeOwned>(what: &'static str, raw: &[u8]) -> Result<T, ApplyError> {
     postcard::from_bytes(raw).map_err(|e| ApplyError::Decode {
         what,
         detail: e.to_string(),
     })
 }
 
-fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+pub(super) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     postcard::to_stdvec(v).unwrap_or_default()
 }
 
-fn load<T: DeserializeOwned>(v: &impl View, p: Proj, key: &[u8]) -> Result<Option<T>, ApplyError> {
+pub(super) fn load<T: DeserializeOwned>(
+    v: &impl View,
+    p: Proj,
+    key: &[u8],
+) -> Result<Option<T>, ApplyError> {
     v.get(p, key)?.map(|raw| decode(p.name(), &raw)).transpose()
 }
 
@@ -234,6 +251,17 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
             v.put(Proj::Tokens, token_hash, encode(&rec))?;
             v.put(Proj::TokenIds, token.as_bytes(), token_hash.to_vec())?;
         }
+        Event::CatalogLoaded { .. }
+        | Event::SaleOpened { .. }
+        | Event::SaleChanged { .. }
+        | Event::SaleCompleted { .. }
+        | Event::SaleVoided { .. }
+        | Event::ReturnCompleted { .. }
+        | Event::TillOpened { .. }
+        | Event::TillMovement { .. }
+        | Event::TillClosed { .. }
+        | Event::CustomerSaved { .. }
+        | Event::CustomerErased { .. } => super::pos::apply(v, env)?,
         Event::TokenRevoked { token, by: _ } => {
             let hash = v
                 .get(Proj::TokenIds, token.as_bytes())?
@@ -262,6 +290,7 @@ pub(crate) struct TxView<'a> {
     pub(crate) token_ids: &'a TransactionalTree,
     pub(crate) pairings: &'a TransactionalTree,
     pub(crate) pairing_codes: &'a TransactionalTree,
+    pub(crate) pos: &'a TransactionalTree,
 }
 
 impl TxView<'_> {
@@ -271,6 +300,7 @@ impl TxView<'_> {
             Proj::TokenIds => self.token_ids,
             Proj::Pairings => self.pairings,
             Proj::PairingCodes => self.pairing_codes,
+            Proj::Pos => self.pos,
         }
     }
 }
@@ -324,7 +354,7 @@ pub struct Reader<'a> {
     trees: &'a Trees,
 }
 
-fn read<T: DeserializeOwned>(
+pub(super) fn read<T: DeserializeOwned>(
     tree: &sled::Tree,
     what: &'static str,
     key: &[u8],
@@ -343,6 +373,10 @@ fn read<T: DeserializeOwned>(
 impl<'a> Reader<'a> {
     pub(crate) fn new(trees: &'a Trees) -> Reader<'a> {
         Reader { trees }
+    }
+
+    pub(crate) fn trees(&self) -> &'a Trees {
+        self.trees
     }
 
     /// The token whose SHA-256 is `hash`.

@@ -1,0 +1,208 @@
+//! Catalog endpoints: status, loading a snapshot or delta, item lookup.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use protocol::Role;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{catalog_of, idem, read};
+use crate::api::extract::{ApiJson, ApiQuery, IdemKey, Principal};
+use crate::api::problem::{ApiError, Problem};
+use crate::api::write::{commit, Decision};
+use crate::api::AppState;
+use crate::clock::now;
+use crate::domain::barcode::Barcode;
+use crate::domain::catalog::{
+    apply_catalog_delta, apply_catalog_snapshot, search, Catalog, CatalogError, Item,
+};
+use crate::store::Reader;
+use protocol::Event;
+
+/// Most items one search returns.
+pub const MAX_RESULTS: usize = 100;
+
+/// An item with its current price.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ItemView {
+    pub sku: String,
+    pub product: String,
+    pub name: String,
+    pub category: String,
+    pub tax_class: String,
+    /// Barcodes in lookup form: `g` + GTIN-14, or `s` + store code.
+    pub barcodes: Vec<String>,
+    /// Minor units, absent if no price book in effect lists the SKU.
+    pub price_minor: Option<i64>,
+    pub currency: String,
+}
+
+fn view(item: Item, catalog: &Catalog) -> ItemView {
+    let price = catalog.price_of(&item.sku, now()).map(|m| m.minor);
+    ItemView {
+        sku: item.sku,
+        product: item.product,
+        name: item.name,
+        category: item.category,
+        tax_class: item.tax_class,
+        barcodes: item.barcodes,
+        price_minor: price,
+        currency: catalog.currency.to_string(),
+    }
+}
+
+/// The loaded catalog's version, currency and size.
+#[utoipa::path(get, path = "/v1/pos/catalog", tag = "pos", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 409, body = Problem)))]
+pub async fn info(State(state): State<AppState>, _p: Principal) -> Result<Json<Value>, ApiError> {
+    read(&state, |r| {
+        let c = catalog_of(r)?;
+        Ok(Json(json!({
+            "version": c.version,
+            "currency": c.currency,
+            "tax_inclusive": c.tax.inclusive,
+            "products": c.products.len(),
+            "categories": c.categories,
+            "promotions": c.promotions.iter().map(|p| json!({
+                "id": p.id, "name": p.name, "coupon": p.coupon.is_some()})).collect::<Vec<_>>(),
+        })))
+    })
+    .await
+}
+
+/// Which document a load carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadKind {
+    Snapshot,
+    Delta,
+}
+
+/// A catalog document to load.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadRequest {
+    pub kind: LoadKind,
+    /// The catalog (snapshot) or delta document, as JSON text.
+    pub json: String,
+}
+
+/// The event that loads `json`, checked against the store's current catalog.
+pub fn load_event(
+    r: &Reader<'_>,
+    kind: LoadKind,
+    json: &str,
+    by: protocol::event::Actor,
+) -> Result<(Event, Catalog), CatalogError> {
+    let current = r
+        .catalog()
+        .map_err(|e| CatalogError::Json(format!("cannot read the current catalog: {e}")))?;
+    let (next, base) = match kind {
+        LoadKind::Snapshot => (apply_catalog_snapshot(current.as_ref(), json)?, None),
+        LoadKind::Delta => {
+            let next = apply_catalog_delta(current.as_ref(), json)?;
+            (next, current.map(|c| c.version))
+        }
+    };
+    let event = Event::CatalogLoaded {
+        version: next.version,
+        base_version: base,
+        json: json.to_owned(),
+        by,
+    };
+    Ok((event, next))
+}
+
+/// Loads a catalog snapshot or delta (managers and technicians). A delta against another
+/// version than the loaded one is refused with 409; ask the cloud for a snapshot.
+#[utoipa::path(post, path = "/v1/pos/catalog", tag = "pos", security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "unique per request")),
+    request_body = LoadRequest,
+    responses((status = 200, body = Object), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn load(
+    State(state): State<AppState>,
+    p: Principal,
+    key: IdemKey,
+    ApiJson(req): ApiJson<LoadRequest>,
+) -> Result<Response, ApiError> {
+    p.require(&[Role::Manager, Role::Technician])?;
+    let idem = idem(&p, &key, "POST", "/v1/pos/catalog", &req);
+    let actor = p.actor();
+    commit(&state, idem, move |r| {
+        let (event, next) = load_event(r, req.kind, &req.json, actor).map_err(|e| match e {
+            CatalogError::WrongBase { .. } | CatalogError::Stale { .. } => {
+                ApiError::Conflict(e.to_string())
+            }
+            other => ApiError::field("json", other.to_string()),
+        })?;
+        tracing::info!(version = next.version, kind = ?req.kind, "catalog loaded");
+        let body = json!({"version": next.version, "products": next.products.len()});
+        Ok(Decision::new(vec![event], StatusCode::OK, body))
+    })
+    .await
+}
+
+/// One item by SKU.
+#[utoipa::path(get, path = "/v1/pos/items/{sku}", tag = "pos", security(("bearer" = [])),
+    params(("sku" = String, Path, description = "the SKU")),
+    responses((status = 200, body = ItemView), (status = 404, body = Problem)))]
+pub async fn item(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(sku): Path<String>,
+) -> Result<Json<ItemView>, ApiError> {
+    read(&state, move |r| {
+        let c = catalog_of(r)?;
+        let item = r
+            .item(&sku)?
+            .ok_or_else(|| ApiError::NotFound(format!("no item with SKU {sku:?}")))?;
+        Ok(Json(view(item, &c)))
+    })
+    .await
+}
+
+/// How to look items up: exactly one of the two.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LookupQuery {
+    /// A scanned barcode: GTIN-8/12/13/14 or a store code.
+    pub barcode: Option<String>,
+    /// Words that must all appear in the name or SKU.
+    pub q: Option<String>,
+}
+
+/// Items by scanned barcode (at most one) or by text search (at most 100, SKU order).
+#[utoipa::path(get, path = "/v1/pos/items", tag = "pos", security(("bearer" = [])),
+    params(LookupQuery),
+    responses((status = 200, body = [ItemView]), (status = 422, body = Problem)))]
+pub async fn lookup(
+    State(state): State<AppState>,
+    _p: Principal,
+    ApiQuery(q): ApiQuery<LookupQuery>,
+) -> Result<Json<Vec<ItemView>>, ApiError> {
+    read(&state, move |r| {
+        let c = catalog_of(r)?;
+        let items = match (q.barcode, q.q) {
+            (Some(code), None) => {
+                let key = Barcode::parse(&code)
+                    .map_err(|e| ApiError::field("barcode", e.to_string()))?
+                    .key();
+                r.item_by_barcode(&key)?.into_iter().collect()
+            }
+            (None, Some(text)) if !text.trim().is_empty() => {
+                search(&r.items()?, &text, MAX_RESULTS)
+            }
+            _ => {
+                return Err(ApiError::field(
+                    "query",
+                    "give exactly one of barcode or q (not empty)",
+                ))
+            }
+        };
+        Ok(Json(items.into_iter().map(|i| view(i, &c)).collect()))
+    })
+    .await
+}

@@ -1,0 +1,639 @@
+//! The POS endpoints driven through the whole router, without a socket: a store day, retries,
+//! bad input, roles, lookups, the module gate, customers and catalog loading.
+//!
+//! Each test has its own store in a temporary directory with the sample catalog loaded, and a
+//! token per role issued through the store.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use protocol::event::Actor;
+use protocol::{Role, StoreId};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+use crate::api::write::REPLAYED_HEADER;
+use crate::api::{router, AppState};
+use crate::auth;
+use crate::config::Config;
+use crate::store::{Planned, Store, StoreSettings};
+
+struct Pos {
+    app: Router,
+    store: Store,
+    associate: String,
+    manager: String,
+    keys: AtomicU64,
+    _dir: TempDir,
+}
+
+/// A response: status, JSON body, whether it was replayed.
+struct Reply {
+    status: StatusCode,
+    json: Value,
+    replayed: bool,
+}
+
+impl Reply {
+    #[track_caller]
+    fn ok(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "{}", self.json);
+        &self.json
+    }
+
+    /// A problem with `status` naming `field` (if given).
+    #[track_caller]
+    fn problem(&self, status: StatusCode, field: Option<&str>) {
+        assert_eq!(self.status, status, "{}", self.json);
+        assert!(self.json["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        if let Some(f) = field {
+            assert_eq!(self.json["field"], f, "{}", self.json);
+        }
+    }
+}
+
+fn usd(minor: i64) -> Value {
+    json!({"minor": minor, "currency": "USD"})
+}
+
+impl Pos {
+    fn new() -> Pos {
+        Pos::with(Config::default())
+    }
+
+    fn with(config: Config) -> Pos {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let id = StoreId::new("store-0042").expect("store id");
+        let store = Store::open(dir.path(), &id, &StoreSettings::default()).expect("store");
+        store.load_sample_catalog().expect("sample catalog");
+        let issue = |role: Role| {
+            let mut token = String::new();
+            store
+                .write(None, |r| {
+                    let (events, _, t) = auth::issue_token(r, role, "till", Actor::Admin)?;
+                    token = t;
+                    Ok::<_, auth::AuthError>(Planned {
+                        events,
+                        ..Default::default()
+                    })
+                })
+                .expect("issue token");
+            token
+        };
+        let (associate, manager) = (issue(Role::Associate), issue(Role::Manager));
+        Pos {
+            app: router(AppState::new(store.clone(), config, None)),
+            store,
+            associate,
+            manager,
+            keys: AtomicU64::new(0),
+            _dir: dir,
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(k) = key {
+            b = b.header("idempotency-key", k);
+        }
+        let body = match body {
+            Some(v) => {
+                b = b.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let resp = self
+            .app
+            .clone()
+            .oneshot(b.body(body).expect("request"))
+            .await
+            .expect("infallible");
+        let replayed = resp.headers().contains_key(REPLAYED_HEADER);
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        Reply {
+            status,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            replayed,
+        }
+    }
+
+    fn key(&self) -> String {
+        format!("k-{}", self.keys.fetch_add(1, Ordering::Relaxed))
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, &self.associate, None, None)
+            .await
+    }
+
+    /// POST as the associate with a fresh key.
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        let key = self.key();
+        self.send(Method::POST, path, &self.associate, Some(&key), Some(&body))
+            .await
+    }
+
+    /// POST as the manager with a fresh key.
+    async fn post_mgr(&self, path: &str, body: Value) -> Reply {
+        let key = self.key();
+        self.send(Method::POST, path, &self.manager, Some(&key), Some(&body))
+            .await
+    }
+
+    fn last_seq(&self) -> u64 {
+        self.store.stats().expect("stats").last_seq
+    }
+
+    fn count(&self, kind: &str) -> usize {
+        let all = self.store.journal_after(0, 100_000).expect("journal");
+        all.iter().filter(|e| e.event.kind() == kind).count()
+    }
+
+    async fn open_till(&self, till: &str, float: i64) {
+        let r = self
+            .post(
+                &format!("/v1/pos/tills/{till}/open"),
+                json!({"float": usd(float)}),
+            )
+            .await;
+        r.ok(StatusCode::CREATED);
+    }
+
+    /// A new sale on `till`; returns its id.
+    async fn sale(&self, till: Option<&str>) -> String {
+        let r = self.post("/v1/pos/sales", json!({"till": till})).await;
+        r.ok(StatusCode::CREATED)["id"]
+            .as_str()
+            .expect("sale id")
+            .to_owned()
+    }
+}
+
+fn minor(v: &Value) -> i64 {
+    v["minor"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("not money: {v}"))
+}
+
+#[tokio::test]
+async fn a_store_day_sells_returns_pays_out_and_closes_with_a_count() {
+    let pos = Pos::new();
+    pos.open_till("till-1", 10_000).await;
+    let sale = pos.sale(Some("till-1")).await;
+    let s = format!("/v1/pos/sales/{sale}");
+    // Socks by their UPC-A scan, three of them (buy 2 get 1 free), a mug by SKU (10 % off).
+    pos.post(
+        &format!("{s}/lines"),
+        json!({"barcode": "036000291452", "quantity": 3}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let v = pos
+        .post(&format!("{s}/lines"), json!({"sku": "MUG-1"}))
+        .await;
+    let v = v.ok(StatusCode::OK).clone();
+    assert_eq!(minor(&v["subtotal"]), 3 * 1_200 + 1_450);
+    assert_eq!(minor(&v["discount"]), 1_200 + 145);
+    let socks = &v["lines"][0];
+    assert_eq!(socks["discounts"][0]["rule"], "socks-3for2");
+    // Clothing: city 4.875 % of 24.00 = 1.17; mug: 8.875 % of 13.05 = 0.52 + 0.64.
+    assert_eq!(minor(&v["tax"]), 117 + 52 + 64);
+    let total = minor(&v["total"]);
+    assert_eq!(
+        total,
+        minor(&v["subtotal"]) - minor(&v["discount"]) + minor(&v["tax"])
+    );
+
+    // Split: card for 20.00, cash for the rest with change.
+    pos.post(
+        &format!("{s}/tenders"),
+        json!({"kind": "card", "amount": usd(2_000), "reference": "AUTH-1"}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let cash = total - 2_000 + 1_000;
+    pos.post(
+        &format!("{s}/tenders"),
+        json!({"kind": "cash", "amount": usd(cash)}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let done = pos.post(&format!("{s}/complete"), json!(null)).await;
+    let done = done.ok(StatusCode::OK).clone();
+    assert_eq!(done["state"], "completed");
+    assert_eq!(minor(&done["change"]), 1_000);
+    assert_eq!(pos.count("sale_completed"), 1);
+
+    // Return the mug: 13.05 + 1.16 tax, to the card first (it paid 20.00).
+    let ret = pos
+        .post(
+            "/v1/pos/returns",
+            json!({"sale": sale, "lines": [{"line": 2, "quantity": 1}], "reason": "chipped",
+                "till": "till-1"}),
+        )
+        .await;
+    let ret = ret.ok(StatusCode::CREATED).clone();
+    assert_eq!(minor(&ret["total"]), 1_305 + 116);
+    assert_eq!(ret["refunds"][0]["kind"], "card");
+    let again = pos
+        .post(
+            "/v1/pos/returns",
+            json!({"sale": sale, "lines": [{"line": 2, "quantity": 1}], "reason": "again"}),
+        )
+        .await;
+    again.problem(StatusCode::UNPROCESSABLE_ENTITY, Some("quantity"));
+
+    // A pay-out needs a manager.
+    let payout = json!({"kind": "paid_out", "amount": usd(500), "reason": "window cleaner"});
+    pos.post("/v1/pos/tills/till-1/movements", payout.clone())
+        .await
+        .problem(StatusCode::FORBIDDEN, None);
+    pos.post_mgr("/v1/pos/tills/till-1/movements", payout)
+        .await
+        .ok(StatusCode::OK);
+
+    let x = pos.get("/v1/pos/tills/till-1/x").await;
+    let x = x.ok(StatusCode::OK).clone();
+    let cash_in = cash - 1_000;
+    let expected = 10_000 + cash_in - 500;
+    assert_eq!(minor(&x["expected"]), expected);
+    assert_eq!(x["report"]["sales"], 1);
+    assert_eq!(x["report"]["returns"], 1);
+    assert_eq!(x["report"]["by_tender"]["cash"], cash_in);
+    assert_eq!(x["report"]["by_tender"]["card"], 2_000 - (1_305 + 116));
+
+    // Blind count: 5 cents short.
+    let count = expected - 5;
+    let close = pos
+        .post(
+            "/v1/pos/tills/till-1/close",
+            json!({"denominations": [{"value": 1, "count": count}]}),
+        )
+        .await;
+    let close = close.ok(StatusCode::OK).clone();
+    assert_eq!(minor(&close["over_short"]), -5);
+    let z = pos.get("/v1/pos/tills/till-1/z").await;
+    let z = z.ok(StatusCode::OK).clone();
+    assert_eq!(z.as_array().map(Vec::len), Some(1));
+    assert_eq!(z[0]["report"]["net_total"], total - (1_305 + 116));
+    assert_eq!(minor(&z[0]["counted"]), count);
+
+    let store = pos.get("/v1/pos/reports/store").await;
+    assert_eq!(store.ok(StatusCode::OK)["sales"], 1);
+    let report = pos.store.verify().expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+}
+
+#[tokio::test]
+async fn a_retried_completion_never_makes_a_second_sale() {
+    let pos = Pos::new();
+    let sale = pos.sale(None).await;
+    let s = format!("/v1/pos/sales/{sale}");
+    pos.post(&format!("{s}/lines"), json!({"sku": "COF-500"}))
+        .await
+        .ok(StatusCode::OK);
+    pos.post(
+        &format!("{s}/tenders"),
+        json!({"kind": "card", "amount": usd(1_499), "reference": "A-9"}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let path = format!("{s}/complete");
+    let first = pos
+        .send(Method::POST, &path, &pos.associate, Some("done-1"), None)
+        .await;
+    let second = pos
+        .send(Method::POST, &path, &pos.associate, Some("done-1"), None)
+        .await;
+    assert_eq!(first.ok(StatusCode::OK), second.ok(StatusCode::OK));
+    assert!(!first.replayed);
+    assert!(second.replayed);
+    assert_eq!(pos.count("sale_completed"), 1);
+    // A new key on a completed sale is a conflict, not a second sale.
+    let third = pos
+        .send(Method::POST, &path, &pos.associate, Some("done-2"), None)
+        .await;
+    third.problem(StatusCode::CONFLICT, None);
+    assert_eq!(pos.count("sale_completed"), 1);
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field_and_changes_nothing() {
+    let pos = Pos::new();
+    pos.open_till("till-1", 1_000).await;
+    let sale = pos.sale(Some("till-1")).await;
+    let s = format!("/v1/pos/sales/{sale}");
+    pos.post(
+        &format!("{s}/lines"),
+        json!({"sku": "BAG-1", "quantity": 2}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    pos.post(&format!("{s}/coupons"), json!({"code": "welcome5"}))
+        .await
+        .ok(StatusCode::OK);
+    let before = pos.last_seq();
+    let cases: Vec<(String, Value, StatusCode, &str)> = vec![
+        (
+            format!("{s}/lines"),
+            json!({"sku": "NOPE"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sku",
+        ),
+        (
+            format!("{s}/lines"),
+            json!({"barcode": "5901234123458"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "barcode",
+        ),
+        (
+            format!("{s}/lines"),
+            json!({"sku": "BAG-1", "quantity": 0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quantity",
+        ),
+        (
+            format!("{s}/lines"),
+            json!({"sku": "BAG-1", "quantity": -3}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quantity",
+        ),
+        (
+            format!("{s}/lines/1/quantity"),
+            json!({"quantity": 10_000}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quantity",
+        ),
+        (
+            format!("{s}/lines/9/quantity"),
+            json!({"quantity": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line",
+        ),
+        (
+            format!("{s}/coupons"),
+            json!({"code": "WELCOME5"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "code",
+        ),
+        (
+            format!("{s}/coupons"),
+            json!({"code": "FREESTUFF"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "code",
+        ),
+        (
+            format!("{s}/tenders"),
+            json!({"kind": "cash", "amount": {"minor": 1_000, "currency": "EUR"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount",
+        ),
+        (
+            format!("{s}/tenders"),
+            json!({"kind": "card", "amount": usd(100_000), "reference": "A"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount",
+        ),
+        (
+            format!("{s}/tenders"),
+            json!({"kind": "card", "amount": usd(1)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount",
+        ),
+        (
+            format!("{s}/tenders"),
+            json!({"kind": "cheque", "amount": usd(1)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "kind",
+        ),
+        (
+            format!("{s}/complete"),
+            json!(null),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "tenders",
+        ),
+        (
+            "/v1/pos/returns".into(),
+            json!({"sale": sale, "lines": [{"line": 1, "quantity": 1}], "reason": "x"}),
+            StatusCode::CONFLICT,
+            "",
+        ),
+        (
+            "/v1/pos/tills/till-1/open".into(),
+            json!({"float": usd(1)}),
+            StatusCode::CONFLICT,
+            "",
+        ),
+        (
+            "/v1/pos/tills/till-1/close".into(),
+            json!({"denominations": []}),
+            StatusCode::CONFLICT,
+            "",
+        ),
+        (
+            "/v1/pos/tills/Till 1/open".replace(' ', "%20"),
+            json!({"float": usd(1)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "id",
+        ),
+        (
+            "/v1/pos/sales".into(),
+            json!({"till": "till-9"}),
+            StatusCode::CONFLICT,
+            "",
+        ),
+    ];
+    for (path, body, status, field) in cases {
+        let r = pos.post(&path, body.clone()).await;
+        assert_eq!(r.status, status, "{path} {body}: {}", r.json);
+        if !field.is_empty() {
+            r.problem(status, Some(field));
+        }
+        assert_eq!(pos.last_seq(), before, "{path} {body} changed the journal");
+    }
+    // Still sellable after all that: the cart is as it was.
+    let v = pos.get(&s).await;
+    let v = v.ok(StatusCode::OK);
+    assert_eq!(v["lines"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["coupons"], json!(["WELCOME5"]));
+}
+
+#[tokio::test]
+async fn price_overrides_need_a_manager_and_a_reason() {
+    let pos = Pos::new();
+    let sale = pos.sale(None).await;
+    let s = format!("/v1/pos/sales/{sale}");
+    pos.post(&format!("{s}/lines"), json!({"sku": "CANDLE-1"}))
+        .await
+        .ok(StatusCode::OK);
+    let body = json!({"unit_price": usd(1_000), "reason": "damaged"});
+    let path = format!("{s}/lines/1/price");
+    pos.post(&path, body.clone())
+        .await
+        .problem(StatusCode::FORBIDDEN, None);
+    pos.post_mgr(&path, json!({"unit_price": usd(1_000), "reason": "  "}))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("reason"));
+    let v = pos.post_mgr(&path, body).await;
+    let v = v.ok(StatusCode::OK);
+    assert_eq!(v["lines"][0]["override_reason"], "damaged");
+    // 10.00, 10 % off Home.
+    assert_eq!(minor(&v["lines"][0]["net"]), 900);
+}
+
+#[tokio::test]
+async fn items_are_found_by_any_gtin_form_by_sku_and_by_text() {
+    let pos = Pos::new();
+    for code in ["036000291452", "0036000291452", "00036000291452", "sock1"] {
+        let r = pos.get(&format!("/v1/pos/items?barcode={code}")).await;
+        let v = r.ok(StatusCode::OK);
+        assert_eq!(v[0]["sku"], "SOCK-1", "{code}");
+        assert_eq!(v[0]["price_minor"], 1_200);
+    }
+    let r = pos.get("/v1/pos/items?barcode=0000000000000").await;
+    assert_eq!(r.ok(StatusCode::OK).as_array().map(Vec::len), Some(0));
+    pos.get("/v1/pos/items?barcode=123456789013")
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("barcode"));
+    let tees = pos.get("/v1/pos/items?q=organic%20tee").await;
+    assert_eq!(tees.ok(StatusCode::OK).as_array().map(Vec::len), Some(3));
+    let cafe = pos.get("/v1/pos/items?q=caf%C3%A9").await;
+    assert_eq!(cafe.ok(StatusCode::OK)[0]["sku"], "COF-500");
+    pos.get("/v1/pos/items")
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("query"));
+    pos.get("/v1/pos/items/RUN-42").await.ok(StatusCode::OK);
+    pos.get("/v1/pos/items/NOPE")
+        .await
+        .problem(StatusCode::NOT_FOUND, None);
+}
+
+#[tokio::test]
+async fn a_till_with_a_sale_in_progress_cannot_close() {
+    let pos = Pos::new();
+    pos.open_till("t2", 0).await;
+    let sale = pos.sale(Some("t2")).await;
+    let close = json!({"denominations": []});
+    pos.post("/v1/pos/tills/t2/close", close.clone())
+        .await
+        .problem(StatusCode::CONFLICT, None);
+    pos.post(
+        &format!("/v1/pos/sales/{sale}/void"),
+        json!({"reason": "walked out"}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let r = pos.post("/v1/pos/tills/t2/close", close).await;
+    assert_eq!(minor(&r.ok(StatusCode::OK)["over_short"]), 0);
+}
+
+#[tokio::test]
+async fn the_pos_module_gate_hides_every_endpoint() {
+    let mut config = Config::default();
+    config.modules.pos = false;
+    let pos = Pos::with(config);
+    let r = pos.get("/v1/pos/catalog").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json["type"], "/problems/module-disabled");
+    let r = pos.post("/v1/pos/sales", json!({})).await;
+    assert_eq!(r.json["type"], "/problems/module-disabled");
+}
+
+#[tokio::test]
+async fn customers_are_created_found_changed_attached_and_erased() {
+    let pos = Pos::new();
+    let c = pos
+        .post(
+            "/v1/pos/customers",
+            json!({"name": "Zoë Müller", "email": "Zoe@Example.com", "marketing_consent": true}),
+        )
+        .await;
+    let c = c.ok(StatusCode::CREATED).clone();
+    let id = c["id"].as_str().expect("id").to_owned();
+    assert_eq!(c["email"], "zoe@example.com");
+    pos.post("/v1/pos/customers", json!({"name": "x", "email": "nope"}))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("email"));
+    pos.post("/v1/pos/customers", json!({"name": "", "phone": "12"}))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("name"));
+    let found = pos.get("/v1/pos/customers?q=m%C3%BCller").await;
+    assert_eq!(found.ok(StatusCode::OK)[0]["id"], id.as_str());
+
+    let put = pos
+        .send(
+            Method::PUT,
+            &format!("/v1/pos/customers/{id}"),
+            &pos.associate,
+            Some("put-1"),
+            Some(&json!({"name": "Zoë Müller", "phone": "+49 30 1234567"})),
+        )
+        .await;
+    assert_eq!(put.ok(StatusCode::OK)["phone"], "+49 30 1234567");
+
+    let sale = pos.sale(None).await;
+    let r = pos
+        .post(
+            &format!("/v1/pos/sales/{sale}/customer"),
+            json!({"customer": id}),
+        )
+        .await;
+    assert_eq!(r.ok(StatusCode::OK)["customer"], id.as_str());
+
+    let path = format!("/v1/pos/customers/{id}");
+    let erase = pos
+        .send(Method::DELETE, &path, &pos.associate, Some("e-1"), None)
+        .await;
+    erase.problem(StatusCode::FORBIDDEN, None);
+    let erase = pos
+        .send(Method::DELETE, &path, &pos.manager, Some("e-2"), None)
+        .await;
+    erase.ok(StatusCode::OK);
+    pos.get(&path).await.problem(StatusCode::NOT_FOUND, None);
+    let report = pos.store.verify().expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+}
+
+#[tokio::test]
+async fn catalog_deltas_apply_on_their_base_and_are_refused_otherwise() {
+    let pos = Pos::new();
+    let delta = json!({"version": 2, "base_version": 1,
+        "upsert_price_books": [{"id": "base", "prices": {"BAG-1": 250}}]});
+    let body = json!({"kind": "delta", "json": delta.to_string()});
+    pos.post("/v1/pos/catalog", body.clone())
+        .await
+        .problem(StatusCode::FORBIDDEN, None);
+    pos.post_mgr("/v1/pos/catalog", body.clone())
+        .await
+        .ok(StatusCode::OK);
+    let bag = pos.get("/v1/pos/items/BAG-1").await;
+    assert_eq!(bag.ok(StatusCode::OK)["price_minor"], 250);
+    // The same delta again has the wrong base now.
+    pos.post_mgr("/v1/pos/catalog", body)
+        .await
+        .problem(StatusCode::CONFLICT, None);
+    let broken = json!({"kind": "snapshot", "json": "{\"version\": 3}"});
+    pos.post_mgr("/v1/pos/catalog", broken)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("json"));
+    let info = pos.get("/v1/pos/catalog").await;
+    assert_eq!(info.ok(StatusCode::OK)["version"], 2);
+    let report = pos.store.verify().expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+}

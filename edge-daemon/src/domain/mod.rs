@@ -1,0 +1,45 @@
+//! Business rules of the store: pure, deterministic, no I/O, no clock, no randomness.
+//!
+//! The API asks these functions what a request means; the store journals the answer. Every
+//! amount is [`protocol::Money`] (integer minor units with a currency); arithmetic goes through
+//! [`amount`], which refuses mixed currencies and overflow instead of guessing.
+//!
+//! # Layout
+//! - [`amount`]: rounding and proportional shares of integer amounts.
+//! - [`barcode`]: GTIN-8/12/13/14 normalised to GTIN-14, and store codes.
+//! - [`catalog`]: products, variants, categories, price books with effective dates; snapshots
+//!   and deltas ([`catalog::apply_catalog_snapshot`], [`catalog::apply_catalog_delta`]).
+//! - [`tax`]: per-class rates of stacked jurisdictions, inclusive or exclusive prices.
+//! - [`promo`]: automatic promotions and coupons, with stated stacking rules.
+//! - [`sale`]: the cart state machine, pricing, tenders and completion.
+//! - [`returns`]: refunds against an original sale.
+//! - [`cash`]: tills: float, pay-ins, pay-outs, drops, count and close.
+//! - [`report`]: X/Z totals by tender, tax and department.
+//!
+//! # Rounding rules
+//! - Percentages and tax rates are exact integers (basis points, parts per million); a result is
+//!   rounded once, half away from zero, to the minor unit.
+//! - Tax is computed per line and per jurisdiction, on the line's net after discounts.
+//! - A cart-level discount is split over the lines in proportion to their net, remainders going
+//!   to the earliest lines; a return refunds a share of the line's paid total so that returning
+//!   every unit, in any number of steps, refunds exactly what was paid.
+//!
+//! # Current limitations
+//! - Tax rounding is per line only; document-level rounding, cash rounding (to 0.05) and tax
+//!   exemptions are not implemented.
+//! - Promotions: no fixed-price bundles; coupons have validity windows but no per-customer or
+//!   total redemption limits, so offline reconciliation of redemptions is not done.
+//! - Exchanges are a return followed by a new sale, two transactions, not one.
+
+pub mod amount;
+pub mod barcode;
+pub mod cash;
+pub mod catalog;
+pub mod promo;
+pub mod report;
+pub mod returns;
+pub mod sale;
+pub mod tax;
+
+#[cfg(test)]
+mod props;

@@ -1,0 +1,651 @@
+//! Point-of-sale projections: catalog, sales, returns, tills and customers, in one tree `pos`.
+//!
+//! [`apply`] projects the POS events; it runs the same domain rules the API used to decide them
+//! ([`crate::domain`]), so replaying the journal in `verify` rebuilds the same bytes.
+//!
+//! | key | value |
+//! |---|---|
+//! | `catalog` | the current [`Catalog`], JSON (its promotions use tagged enums) |
+//! | `item/<sku>` | [`Item`], postcard |
+//! | `bc/<barcode key>` | the SKU ([`crate::domain::barcode::Barcode::key`]) |
+//! | `sale/<id>` | [`SaleEntry`]: the cart, and its record once completed |
+//! | `open/<till>\0<id>` | empty: a cart in progress on a till |
+//! | `ret/<id>` | [`ReturnEntry`] |
+//! | `till/<id>` | [`TillEntry`]: the current or last session with its running (X) report |
+//! | `z/<till>\0<seq>` | [`TillEntry`] frozen at close (the Z report), `seq` big-endian |
+//! | `report` | the store's [`Report`] of every sale and return |
+//! | `cust/<id>` | [`CustomerEntry`] |
+//!
+//! # Current limitations
+//! - The whole catalog is one value, read and decoded by every lookup that needs prices,
+//!   tax or promotions; a catalog load rewrites every item. Fine for thousands of SKUs, not
+//!   measured at a million.
+//! - The store-wide report never resets; there is no business-day boundary yet.
+
+use protocol::pos::{CustomerProfile, ReturnRecord, SaleRecord};
+use protocol::{CustomerId, Envelope, Event, SaleId, Timestamp};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::projection::{self, encode as enc, read, ApplyError, Proj, Reader, View};
+use super::StoreError;
+use crate::domain::cash::{cash_of, Till};
+use crate::domain::catalog::{apply_catalog_delta, apply_catalog_snapshot, Catalog, Item};
+use crate::domain::report::Report;
+use crate::domain::returns::{record_return, Returned};
+use crate::domain::sale::{Cart, CartState};
+
+const CATALOG: &[u8] = b"catalog";
+const REPORT: &[u8] = b"report";
+
+/// A sale as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleEntry {
+    pub id: SaleId,
+    pub opened_at: Timestamp,
+    pub cart: Cart,
+    pub record: Option<SaleRecord>,
+    pub completed_at: Option<Timestamp>,
+    /// Journal sequence of the completing event.
+    pub completed_seq: Option<u64>,
+    pub returned: Returned,
+    pub void_reason: Option<String>,
+}
+
+/// A completed return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnEntry {
+    pub id: SaleId,
+    pub original: SaleId,
+    pub at: Timestamp,
+    pub record: ReturnRecord,
+}
+
+/// A till session and its report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TillEntry {
+    pub till: Till,
+    pub report: Report,
+    pub opened_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+}
+
+/// A customer profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerEntry {
+    pub id: CustomerId,
+    pub profile: CustomerProfile,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+fn key(prefix: &str, rest: &[u8]) -> Vec<u8> {
+    let mut k = prefix.as_bytes().to_vec();
+    k.extend_from_slice(rest);
+    k
+}
+
+fn open_key(till: &str, id: SaleId) -> Vec<u8> {
+    let mut k = key("open/", till.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+fn load<T: DeserializeOwned>(v: &impl View, k: &[u8]) -> Result<Option<T>, ApplyError> {
+    projection::load(v, Proj::Pos, k)
+}
+
+fn load_catalog(v: &impl View) -> Result<Option<Catalog>, ApplyError> {
+    v.get(Proj::Pos, CATALOG)?
+        .map(|raw| {
+            serde_json::from_slice(&raw).map_err(|e| ApplyError::Decode {
+                what: "catalog",
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
+/// Applies one POS event; other events are left alone.
+pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
+    let rule = |detail: String| ApplyError::Rule {
+        event: env.event.kind(),
+        seq: env.seq,
+        detail,
+    };
+    let missing = |what: &'static str, id: String| ApplyError::Missing {
+        event: env.event.kind(),
+        seq: env.seq,
+        what,
+        id,
+    };
+    match &env.event {
+        Event::CatalogLoaded {
+            base_version, json, ..
+        } => {
+            let current = load_catalog(v)?;
+            let next = match base_version {
+                None => apply_catalog_snapshot(current.as_ref(), json),
+                Some(_) => apply_catalog_delta(current.as_ref(), json),
+            }
+            .map_err(|e| rule(e.to_string()))?;
+            if let Some(old) = &current {
+                for item in old.validate().map_err(|e| rule(e.to_string()))? {
+                    v.del(Proj::Pos, &key("item/", item.sku.as_bytes()))?;
+                    for b in &item.barcodes {
+                        v.del(Proj::Pos, &key("bc/", b.as_bytes()))?;
+                    }
+                }
+            }
+            for item in next.validate().map_err(|e| rule(e.to_string()))? {
+                for b in &item.barcodes {
+                    v.put(
+                        Proj::Pos,
+                        &key("bc/", b.as_bytes()),
+                        item.sku.clone().into_bytes(),
+                    )?;
+                }
+                v.put(Proj::Pos, &key("item/", item.sku.as_bytes()), enc(&item))?;
+            }
+            let json = serde_json::to_vec(&next).map_err(|e| rule(e.to_string()))?;
+            v.put(Proj::Pos, CATALOG, json)?;
+        }
+        Event::SaleOpened {
+            sale,
+            till,
+            currency,
+            by,
+        } => {
+            let entry = SaleEntry {
+                id: *sale,
+                opened_at: env.at,
+                cart: Cart::open(till.clone(), *currency, by.clone()),
+                record: None,
+                completed_at: None,
+                completed_seq: None,
+                returned: Returned::default(),
+                void_reason: None,
+            };
+            v.put(Proj::Pos, &key("sale/", sale.as_bytes()), enc(&entry))?;
+            if let Some(t) = till {
+                v.put(Proj::Pos, &open_key(t, *sale), Vec::new())?;
+            }
+        }
+        Event::SaleChanged { sale, op } => {
+            let k = key("sale/", sale.as_bytes());
+            let mut entry: SaleEntry =
+                load(v, &k)?.ok_or_else(|| missing("sale", sale.to_string()))?;
+            entry.cart.apply(op).map_err(|e| rule(e.to_string()))?;
+            v.put(Proj::Pos, &k, enc(&entry))?;
+        }
+        Event::SaleCompleted { sale, record } => {
+            let k = key("sale/", sale.as_bytes());
+            let mut entry: SaleEntry =
+                load(v, &k)?.ok_or_else(|| missing("sale", sale.to_string()))?;
+            entry
+                .cart
+                .mark(CartState::Completed)
+                .map_err(|e| rule(e.to_string()))?;
+            entry.record = Some(record.clone());
+            entry.completed_at = Some(env.at);
+            entry.completed_seq = Some(env.seq);
+            v.put(Proj::Pos, &k, enc(&entry))?;
+            let cash = cash_of(&record.tenders, record.change).map_err(|e| rule(e.to_string()))?;
+            update_reports(v, record.till.as_deref(), &rule, |t, r| {
+                if let Some(t) = t {
+                    t.record_sale(cash).map_err(|e| e.to_string())?;
+                }
+                r.add_sale(record).map_err(|e| e.to_string())
+            })?;
+            if let Some(t) = &record.till {
+                v.del(Proj::Pos, &open_key(t, *sale))?;
+            }
+        }
+        Event::SaleVoided { sale, reason, .. } => {
+            let k = key("sale/", sale.as_bytes());
+            let mut entry: SaleEntry =
+                load(v, &k)?.ok_or_else(|| missing("sale", sale.to_string()))?;
+            entry
+                .cart
+                .mark(CartState::Voided)
+                .map_err(|e| rule(e.to_string()))?;
+            entry.void_reason = Some(reason.clone());
+            v.put(Proj::Pos, &k, enc(&entry))?;
+            if let Some(t) = &entry.cart.till {
+                v.del(Proj::Pos, &open_key(t, *sale))?;
+            }
+        }
+        Event::ReturnCompleted {
+            id,
+            original,
+            record,
+        } => {
+            let k = key("sale/", original.as_bytes());
+            let mut entry: SaleEntry =
+                load(v, &k)?.ok_or_else(|| missing("sale", original.to_string()))?;
+            let sold = entry
+                .record
+                .as_ref()
+                .ok_or_else(|| rule("the original sale is not completed".into()))?;
+            entry.returned =
+                record_return(sold, &entry.returned, record).map_err(|e| rule(e.to_string()))?;
+            v.put(Proj::Pos, &k, enc(&entry))?;
+            let ret = ReturnEntry {
+                id: *id,
+                original: *original,
+                at: env.at,
+                record: record.clone(),
+            };
+            v.put(Proj::Pos, &key("ret/", id.as_bytes()), enc(&ret))?;
+            let zero = protocol::Money::zero(record.total.currency);
+            let cash = cash_of(&record.refunds, zero).map_err(|e| rule(e.to_string()))?;
+            update_reports(v, record.till.as_deref(), &rule, |t, r| {
+                if let Some(t) = t {
+                    t.record_refund(cash).map_err(|e| e.to_string())?;
+                }
+                r.add_return(record).map_err(|e| e.to_string())
+            })?;
+        }
+        Event::TillOpened { till, float, .. } => {
+            let k = key("till/", till.as_bytes());
+            let current: Option<TillEntry> = load(v, &k)?;
+            let t = Till::open(current.as_ref().map(|c| &c.till), till, *float)
+                .map_err(|e| rule(e.to_string()))?;
+            let entry = TillEntry {
+                till: t,
+                report: Report::new(float.currency),
+                opened_at: env.at,
+                closed_at: None,
+            };
+            v.put(Proj::Pos, &k, enc(&entry))?;
+        }
+        Event::TillMovement {
+            till, kind, amount, ..
+        } => {
+            update_till(v, till, &rule, &missing, |e| {
+                e.till.movement(*kind, *amount).map_err(|e| e.to_string())?;
+                e.report
+                    .add_movement(*kind, *amount)
+                    .map_err(|e| e.to_string())
+            })?;
+            let mut report = load_report(v, amount.currency)?;
+            report
+                .add_movement(*kind, *amount)
+                .map_err(|e| rule(e.to_string()))?;
+            v.put(Proj::Pos, REPORT, enc(&report))?;
+        }
+        Event::TillClosed { till, counted, .. } => {
+            let mut closed = None;
+            update_till(v, till, &rule, &missing, |e| {
+                e.till.close(*counted, 0).map_err(|e| e.to_string())?;
+                e.closed_at = Some(env.at);
+                closed = Some(e.clone());
+                Ok(())
+            })?;
+            if let Some(z) = closed {
+                let mut k = key("z/", till.as_bytes());
+                k.push(0);
+                k.extend_from_slice(&env.seq.to_be_bytes());
+                v.put(Proj::Pos, &k, enc(&z))?;
+            }
+        }
+        Event::CustomerSaved {
+            customer, profile, ..
+        } => {
+            let k = key("cust/", customer.as_bytes());
+            let created_at = load::<CustomerEntry>(v, &k)?.map_or(env.at, |c| c.created_at);
+            let entry = CustomerEntry {
+                id: *customer,
+                profile: profile.clone(),
+                created_at,
+                updated_at: env.at,
+            };
+            v.put(Proj::Pos, &k, enc(&entry))?;
+        }
+        Event::CustomerErased { customer, .. } => {
+            v.del(Proj::Pos, &key("cust/", customer.as_bytes()))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn load_report(v: &impl View, currency: protocol::Currency) -> Result<Report, ApplyError> {
+    Ok(load(v, REPORT)?.unwrap_or_else(|| Report::new(currency)))
+}
+
+/// Changes a till session with `f`.
+fn update_till(
+    v: &mut impl View,
+    till: &str,
+    rule: &dyn Fn(String) -> ApplyError,
+    missing: &dyn Fn(&'static str, String) -> ApplyError,
+    f: impl FnOnce(&mut TillEntry) -> Result<(), String>,
+) -> Result<(), ApplyError> {
+    let k = key("till/", till.as_bytes());
+    let mut entry: TillEntry = load(v, &k)?.ok_or_else(|| missing("till", till.to_owned()))?;
+    f(&mut entry).map_err(rule)?;
+    v.put(Proj::Pos, &k, enc(&entry))
+}
+
+/// Adds a transaction to the store's report and, when it ran on an open till, to the till's.
+fn update_reports(
+    v: &mut impl View,
+    till: Option<&str>,
+    rule: &dyn Fn(String) -> ApplyError,
+    f: impl Fn(Option<&mut Till>, &mut Report) -> Result<(), String>,
+) -> Result<(), ApplyError> {
+    if let Some(t) = till {
+        let k = key("till/", t.as_bytes());
+        if let Some(mut entry) = load::<TillEntry>(v, &k)? {
+            if entry.till.open {
+                f(Some(&mut entry.till), &mut entry.report).map_err(rule)?;
+                v.put(Proj::Pos, &k, enc(&entry))?;
+            }
+        }
+    }
+    let currency = load_catalog(v)?
+        .map(|c| c.currency)
+        .ok_or_else(|| rule("no catalog is loaded".into()))?;
+    let mut report = load_report(v, currency)?;
+    f(None, &mut report).map_err(rule)?;
+    v.put(Proj::Pos, REPORT, enc(&report))
+}
+
+fn scan<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    what: &'static str,
+    prefix: &[u8],
+) -> Result<Vec<T>, StoreError> {
+    tree.scan_prefix(prefix)
+        .map(|item| {
+            let (_, raw) = item?;
+            postcard::from_bytes(&raw).map_err(|e| StoreError::Corrupt {
+                what,
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+impl Reader<'_> {
+    fn pos(&self) -> &sled::Tree {
+        &self.trees().pos
+    }
+
+    /// The current catalog, if one was loaded.
+    pub fn catalog(&self) -> Result<Option<Catalog>, StoreError> {
+        match self.pos().get(CATALOG)? {
+            None => Ok(None),
+            Some(raw) => serde_json::from_slice(&raw)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    what: "catalog",
+                    detail: e.to_string(),
+                }),
+        }
+    }
+
+    /// The item with this SKU.
+    pub fn item(&self, sku: &str) -> Result<Option<Item>, StoreError> {
+        read(self.pos(), "item", &key("item/", sku.as_bytes()))
+    }
+
+    /// The item with this barcode key ([`crate::domain::barcode::Barcode::key`]).
+    pub fn item_by_barcode(&self, barcode_key: &str) -> Result<Option<Item>, StoreError> {
+        match self.pos().get(key("bc/", barcode_key.as_bytes()))? {
+            None => Ok(None),
+            Some(sku) => read(self.pos(), "item", &key("item/", &sku)),
+        }
+    }
+
+    /// Every item, in SKU order.
+    pub fn items(&self) -> Result<Vec<Item>, StoreError> {
+        scan(self.pos(), "item", b"item/")
+    }
+
+    /// The sale with this id.
+    pub fn sale(&self, id: SaleId) -> Result<Option<SaleEntry>, StoreError> {
+        read(self.pos(), "sale", &key("sale/", id.as_bytes()))
+    }
+
+    /// How many carts are in progress on `till`.
+    pub fn open_sales(&self, till: &str) -> Result<usize, StoreError> {
+        let mut prefix = key("open/", till.as_bytes());
+        prefix.push(0);
+        Ok(self.pos().scan_prefix(prefix).count())
+    }
+
+    /// The return with this id.
+    pub fn sale_return(&self, id: SaleId) -> Result<Option<ReturnEntry>, StoreError> {
+        read(self.pos(), "return", &key("ret/", id.as_bytes()))
+    }
+
+    /// The till's current (or last) session.
+    pub fn till(&self, id: &str) -> Result<Option<TillEntry>, StoreError> {
+        read(self.pos(), "till", &key("till/", id.as_bytes()))
+    }
+
+    /// The till's closed sessions (Z reports), oldest first.
+    pub fn z_reports(&self, id: &str) -> Result<Vec<TillEntry>, StoreError> {
+        let mut prefix = key("z/", id.as_bytes());
+        prefix.push(0);
+        scan(self.pos(), "z report", &prefix)
+    }
+
+    /// The store's report of every sale, return and cash movement.
+    pub fn store_report(&self) -> Result<Option<Report>, StoreError> {
+        read(self.pos(), "report", REPORT)
+    }
+
+    /// The customer with this id.
+    pub fn customer(&self, id: CustomerId) -> Result<Option<CustomerEntry>, StoreError> {
+        read(self.pos(), "customer", &key("cust/", id.as_bytes()))
+    }
+
+    /// Every customer profile.
+    pub fn customers(&self) -> Result<Vec<CustomerEntry>, StoreError> {
+        scan(self.pos(), "customer", b"cust/")
+    }
+}
+
+/// The sample catalog shipped with the daemon, loaded on the embedded default's first start.
+pub const SAMPLE_CATALOG: &str = include_str!("../../sample/catalog.json");
+
+impl super::Store {
+    /// Journals the sample catalog if the store has no catalog yet. Returns whether it did.
+    pub fn load_sample_catalog(&self) -> Result<bool, StoreError> {
+        let mut loaded = false;
+        let out = self.write(None, |r| {
+            if r.catalog()?.is_some() {
+                return Ok(super::Planned::default());
+            }
+            let c =
+                apply_catalog_snapshot(None, SAMPLE_CATALOG).map_err(|e| StoreError::Corrupt {
+                    what: "sample catalog",
+                    detail: e.to_string(),
+                })?;
+            loaded = true;
+            Ok(super::Planned {
+                events: vec![Event::CatalogLoaded {
+                    version: c.version,
+                    base_version: None,
+                    json: SAMPLE_CATALOG.to_owned(),
+                    by: protocol::event::Actor::Admin,
+                }],
+                ..Default::default()
+            })
+        });
+        match out {
+            Ok(_) => Ok(loaded),
+            Err(super::WriteError::Rejected(e) | super::WriteError::Store(e)) => Err(e),
+            Err(super::WriteError::IdempotencyConflict) => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::event::Actor;
+    use protocol::pos::{CartOp, Tender, TenderKind, TillMove};
+    use protocol::{Currency, Money, StoreId};
+
+    use super::*;
+    use crate::domain::returns::plan_return;
+    use crate::domain::sale::PricingContext;
+    use crate::store::{Planned, Store, StoreSettings};
+
+    fn usd(m: i64) -> Money {
+        Money::new(m, Currency::new("USD").unwrap())
+    }
+
+    fn put(store: &Store, events: Vec<Event>) {
+        store
+            .write(None, |_| {
+                Ok::<_, ()>(Planned {
+                    events,
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_store_day_projects_and_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = StoreId::new("pos-test").unwrap();
+        let store = Store::open(dir.path(), &id, &StoreSettings::default()).unwrap();
+        assert!(store.load_sample_catalog().unwrap());
+        assert!(!store.load_sample_catalog().unwrap(), "loads once");
+        let r = store.reader();
+        let by_ean = r.item_by_barcode("g05901234123457").unwrap().unwrap();
+        assert_eq!(by_ean.sku, "RUN-42");
+        assert_eq!(r.item("SOCK-1").unwrap().unwrap().category, "apparel");
+
+        let till = "till-1".to_owned();
+        put(
+            &store,
+            vec![Event::TillOpened {
+                till: till.clone(),
+                float: usd(10_000),
+                by: Actor::Admin,
+            }],
+        );
+        let sale = SaleId::random();
+        let item = store.reader().item("MUG-1").unwrap().unwrap();
+        put(
+            &store,
+            vec![
+                Event::SaleOpened {
+                    sale,
+                    till: Some(till.clone()),
+                    currency: usd(0).currency,
+                    by: Actor::Admin,
+                },
+                Event::SaleChanged {
+                    sale,
+                    op: CartOp::AddLine {
+                        line: 1,
+                        item: item.line_item(usd(1_450)),
+                        quantity: 2,
+                    },
+                },
+                Event::SaleChanged {
+                    sale,
+                    op: CartOp::AddTender {
+                        tender: Tender {
+                            kind: TenderKind::Cash,
+                            amount: usd(5_000),
+                            reference: None,
+                        },
+                    },
+                },
+            ],
+        );
+        assert_eq!(store.reader().open_sales(&till).unwrap(), 1);
+        let entry = store.reader().sale(sale).unwrap().unwrap();
+        let catalog = store.reader().catalog().unwrap().unwrap();
+        let ctx = PricingContext {
+            promotions: &catalog.promotions,
+            tax: &catalog.tax,
+            at: Timestamp(0),
+        };
+        let priced = entry.cart.price(&ctx).unwrap();
+        // 2 × 14.50 = 29.00, 10 % off Home = 26.10, + 8.875 % tax (1.04 + 1.27) = 28.41.
+        assert_eq!(priced.total, usd(2_841));
+        let record = entry.cart.complete(&priced, Actor::Admin).unwrap();
+        assert_eq!(record.change, usd(5_000 - 2_841));
+        put(
+            &store,
+            vec![Event::SaleCompleted {
+                sale,
+                record: record.clone(),
+            }],
+        );
+        assert_eq!(store.reader().open_sales(&till).unwrap(), 0);
+
+        let ret = plan_return(
+            &record,
+            &Returned::default(),
+            &[(1, 1)],
+            Some(till.clone()),
+            "chipped".into(),
+            Actor::Admin,
+        )
+        .unwrap();
+        put(
+            &store,
+            vec![
+                Event::ReturnCompleted {
+                    id: SaleId::random(),
+                    original: sale,
+                    record: ret.clone(),
+                },
+                Event::TillMovement {
+                    till: till.clone(),
+                    kind: TillMove::PaidOut,
+                    amount: usd(500),
+                    reason: "milk".into(),
+                    by: Actor::Admin,
+                },
+            ],
+        );
+        let t = store.reader().till(&till).unwrap().unwrap();
+        let expected = 10_000 + 2_841 - ret.total.minor - 500;
+        assert_eq!(t.till.expected().unwrap(), usd(expected));
+        assert_eq!(t.report.sales, 1);
+        assert_eq!(t.report.returns, 1);
+        assert_eq!(t.report.by_tender["cash"], 2_841 - ret.total.minor);
+        assert_eq!(t.report.by_department["home"], 2_841 - ret.total.minor);
+        put(
+            &store,
+            vec![Event::TillClosed {
+                till: till.clone(),
+                counted: usd(expected - 5),
+                expected: usd(expected),
+                by: Actor::Admin,
+            }],
+        );
+        let z = store.reader().z_reports(&till).unwrap();
+        assert_eq!(z.len(), 1);
+        assert_eq!(z[0].till.counted, Some(usd(expected - 5)));
+        let sold = store.reader().sale(sale).unwrap().unwrap();
+        assert_eq!(sold.returned.quantities[&1], 1);
+
+        let report = store.verify().unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
+        assert!(report.projection_entries["pos"] > 10);
+    }
+
+    #[test]
+    fn verify_notices_a_tampered_pos_projection() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = StoreId::new("pos-test").unwrap();
+        let store = Store::open(dir.path(), &id, &StoreSettings::default()).unwrap();
+        store.load_sample_catalog().unwrap();
+        store.reader().trees().pos.remove(b"item/MUG-1").unwrap();
+        let report = store.verify().unwrap();
+        assert!(!report.ok());
+        assert!(report.problems[0].contains("pos"), "{:?}", report.problems);
+    }
+}
