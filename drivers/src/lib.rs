@@ -22,4 +22,5 @@ pub mod escpos;
 pub mod gs1;
 pub mod rfid;
 pub mod scanner;
+mod sim_host;
 pub mod zpl;

@@ -12,17 +12,14 @@
 //!   as printed; the simulator does not hold it as a real printer would.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::codepage::CodePage;
 use super::status::{PaperLevel, PrinterErrors};
 
-/// How often blocked threads look at the stop flag.
-const TICK: Duration = Duration::from_millis(20);
+use crate::sim_host::{self, lock, Host, TICK};
 /// Most characters of text kept per job (the rest is dropped).
 const MAX_JOB_TEXT: usize = 1 << 20;
 
@@ -157,27 +154,14 @@ impl SimJob {
     }
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<SimState>,
-    jobs: Mutex<Vec<SimJob>>,
-    inject: Mutex<Vec<u8>>,
-    conns: Mutex<Vec<TcpStream>>,
-    stop: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+type Shared = sim_host::Shared<SimState, SimJob>;
 
 /// A running simulated receipt printer; stops when dropped.
 #[derive(Debug)]
 pub struct SimPrinter {
-    addr: SocketAddr,
+    host: Host<SimState, SimJob>,
     /// The pty a serial simulator is reached through.
     path: Option<std::path::PathBuf>,
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
 }
 
 /// What a simulator connection reads and writes.
@@ -192,20 +176,10 @@ impl SimPrinter {
 
     /// Starts a simulator listening on `addr`.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<SimPrinter> {
-        let listener = TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
-        let accept_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("sim-escpos".into())
-            .spawn(move || accept_loop(&listener, &accept_shared))?;
-        Ok(SimPrinter {
-            addr,
-            path: None,
-            shared,
-            thread: Some(thread),
-        })
+        let host = Host::bind(addr, "sim-escpos", |stream, shared| {
+            run_conn(Box::new(stream), shared)
+        })?;
+        Ok(SimPrinter { host, path: None })
     }
 
     /// Starts a simulated serial printer on a pseudo-terminal; open [`SimPrinter::path`] like a
@@ -218,33 +192,26 @@ impl SimPrinter {
             .name()
             .map(std::path::PathBuf::from)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "pty has no name"))?;
-        let shared = Arc::new(Shared::default());
-        let serve_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("sim-escpos-serial".into())
-            .spawn(move || {
-                // Holding the other end keeps the pty up while the host closes and reopens it.
-                let _slave = slave;
-                while !serve_shared.stop.load(Ordering::SeqCst) {
-                    let stream = match master.try_clone_native() {
-                        Ok(m) => m,
-                        Err(_) => return,
-                    };
-                    run_conn(Box::new(stream), &serve_shared);
-                    std::thread::sleep(TICK);
-                }
-            })?;
+        let host = Host::detached("sim-escpos-serial", move |shared: Arc<Shared>| {
+            // Holding the other end keeps the pty up while the host closes and reopens it.
+            let _slave = slave;
+            while !shared.stopping() {
+                let Ok(stream) = master.try_clone_native() else {
+                    return;
+                };
+                run_conn(Box::new(stream), &shared);
+                std::thread::sleep(TICK);
+            }
+        })?;
         Ok(SimPrinter {
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            host,
             path: Some(path),
-            shared,
-            thread: Some(thread),
         })
     }
 
     /// The address to connect to (unspecified for a serial simulator).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.host.addr()
     }
 
     /// The device path of a serial simulator.
@@ -254,94 +221,44 @@ impl SimPrinter {
 
     /// The current state.
     pub fn state(&self) -> SimState {
-        *lock(&self.shared.state)
+        self.host.state()
     }
 
     /// Replaces the state.
     pub fn set_state(&self, state: SimState) {
-        *lock(&self.shared.state) = state;
+        self.host.set_state(state);
     }
 
     /// Changes the state in place.
     pub fn update_state(&self, f: impl FnOnce(&mut SimState)) {
-        f(&mut lock(&self.shared.state));
+        self.host.update_state(f);
     }
 
     /// Sends `bytes` just before the next status reply, in the same write (a stale or stray
     /// answer that draining cannot remove).
     pub fn inject_before_next_reply(&self, bytes: &[u8]) {
-        lock(&self.shared.inject).extend_from_slice(bytes);
+        self.host.inject_before_next_reply(bytes);
     }
 
     /// Sends `bytes` now on every open connection, unasked (a stale reply in the buffer).
     pub fn send_unsolicited(&self, bytes: &[u8]) {
-        for mut conn in lock(&self.shared.conns).iter() {
-            // A closed connection simply misses the bytes.
-            let _ = conn.write_all(bytes);
-        }
+        self.host.send_unsolicited(bytes);
     }
 
     /// Jobs finished so far.
     pub fn printed(&self) -> Vec<SimJob> {
-        lock(&self.shared.jobs).clone()
+        self.host.done()
     }
 
     /// Jobs finished so far, removed from the simulator.
     pub fn take_jobs(&self) -> Vec<SimJob> {
-        std::mem::take(&mut *lock(&self.shared.jobs))
+        self.host.take_done()
     }
 
     /// Waits until at least `count` jobs are finished or `timeout` passes; returns them all.
     pub fn wait_for_jobs(&self, count: usize, timeout: Duration) -> Vec<SimJob> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let jobs = self.printed();
-            if jobs.len() >= count || Instant::now() >= deadline {
-                return jobs;
-            }
-            std::thread::sleep(TICK / 4);
-        }
+        self.host.wait_for(count, timeout)
     }
-}
-
-impl Drop for SimPrinter {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        for conn in lock(&self.shared.conns).iter() {
-            let _ = conn.shutdown(std::net::Shutdown::Both);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    while !shared.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let shared = Arc::clone(shared);
-                let spawned = std::thread::Builder::new()
-                    .name("sim-escpos-conn".into())
-                    .spawn(move || serve(stream, &shared));
-                // Out of threads: the client sees the connection close.
-                drop(spawned);
-            }
-            Err(_) => std::thread::sleep(TICK),
-        }
-    }
-}
-
-fn serve(stream: TcpStream, shared: &Shared) {
-    let setup = stream
-        .set_nonblocking(false)
-        .and_then(|()| stream.set_read_timeout(Some(TICK)))
-        .and_then(|()| stream.try_clone());
-    let Ok(clone) = setup else { return };
-    let peer = stream.peer_addr().ok();
-    lock(&shared.conns).push(clone);
-    run_conn(Box::new(stream), shared);
-    lock(&shared.conns).retain(|c| c.peer_addr().ok() != peer);
 }
 
 /// Serves one connection until it ends or the simulator stops.
@@ -375,7 +292,7 @@ struct Conn<'a> {
 impl Conn<'_> {
     fn byte(&mut self) -> Option<u8> {
         while self.pos == self.len {
-            if self.shared.stop.load(Ordering::SeqCst) {
+            if self.shared.stopping() {
                 return None;
             }
             match self.stream.read(&mut self.buf) {
@@ -420,8 +337,7 @@ impl Conn<'_> {
     }
 
     fn reply(&mut self, bytes: &[u8]) {
-        let mut out = std::mem::take(&mut *lock(&self.shared.inject));
-        out.extend_from_slice(bytes);
+        let out = self.shared.with_injected(bytes);
         let _ = self.stream.write_all(&out);
     }
 
@@ -442,7 +358,7 @@ impl Conn<'_> {
     fn finish_job(&mut self) {
         let job = std::mem::take(&mut self.job);
         if !job.text.is_empty() || !job.commands.is_empty() {
-            lock(&self.shared.jobs).push(job);
+            lock(&self.shared.done).push(job);
         }
     }
 

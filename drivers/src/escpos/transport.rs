@@ -478,6 +478,48 @@ impl Printer<AnyTransport> {
     }
 }
 
+/// Why [`write_within`] stopped short.
+#[derive(Debug)]
+pub(crate) enum WriteFailure {
+    /// The peer closed the connection.
+    Closed,
+    /// The time ran out after `written` of `total` bytes.
+    Timeout { written: usize, total: usize },
+    /// Any other I/O error.
+    Io(io::Error),
+}
+
+/// Writes all of `bytes` and flushes, giving up once `limit` has passed.
+pub(crate) fn write_within(
+    transport: &mut impl Transport,
+    bytes: &[u8],
+    limit: Duration,
+) -> Result<(), WriteFailure> {
+    let deadline = Instant::now() + limit;
+    let total = bytes.len();
+    let mut written = 0;
+    while written < total {
+        match transport.write(&bytes[written..]) {
+            Ok(0) => return Err(WriteFailure::Closed),
+            Ok(n) => written += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(WriteFailure::Timeout { written, total });
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(WriteFailure::Io(e)),
+        }
+        if written < total && Instant::now() >= deadline {
+            return Err(WriteFailure::Timeout { written, total });
+        }
+    }
+    transport.flush().map_err(WriteFailure::Io)
+}
+
 /// A receipt printer on some [`Transport`].
 #[derive(Debug)]
 pub struct Printer<T: Transport> {
@@ -619,35 +661,13 @@ impl<T: Transport> Printer<T> {
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), PrinterError> {
-        let deadline = Instant::now() + self.timeouts.write;
-        let mut written = 0;
-        while written < bytes.len() {
-            match self.transport.write(&bytes[written..]) {
-                Ok(0) => return Err(PrinterError::Closed),
-                Ok(n) => written += n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(PrinterError::WriteTimeout {
-                        written,
-                        total: bytes.len(),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+        write_within(&mut self.transport, bytes, self.timeouts.write).map_err(|e| match e {
+            WriteFailure::Closed => PrinterError::Closed,
+            WriteFailure::Timeout { written, total } => {
+                PrinterError::WriteTimeout { written, total }
             }
-            if written < bytes.len() && Instant::now() >= deadline {
-                return Err(PrinterError::WriteTimeout {
-                    written,
-                    total: bytes.len(),
-                });
-            }
-        }
-        self.transport.flush()?;
-        Ok(())
+            WriteFailure::Io(e) => e.into(),
+        })
     }
 }
 

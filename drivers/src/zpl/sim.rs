@@ -10,13 +10,10 @@
 //!   character other than `_` is honoured, `^FH` without one means `_`.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
 
-const TICK: Duration = Duration::from_millis(20);
+use crate::sim_host::{self, lock, Host};
 const MAX_LABEL: usize = 1 << 20;
 
 /// The state the simulated label printer reports.
@@ -154,25 +151,12 @@ fn unescape(data: &str, esc: char) -> String {
     super::label::hex_unescape(&swapped)
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    state: Mutex<LabelSimState>,
-    labels: Mutex<Vec<SimLabel>>,
-    inject: Mutex<Vec<u8>>,
-    conns: Mutex<Vec<TcpStream>>,
-    stop: AtomicBool,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+type Shared = sim_host::Shared<LabelSimState, SimLabel>;
 
 /// A running simulated label printer; stops when dropped.
 #[derive(Debug)]
 pub struct SimLabelPrinter {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    host: Host<LabelSimState, SimLabel>,
 }
 
 impl SimLabelPrinter {
@@ -183,117 +167,63 @@ impl SimLabelPrinter {
 
     /// Starts a simulator listening on `addr`.
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<SimLabelPrinter> {
-        let listener = TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
-        let accept_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("sim-zpl".into())
-            .spawn(move || accept_loop(&listener, &accept_shared))?;
         Ok(SimLabelPrinter {
-            addr,
-            shared,
-            thread: Some(thread),
+            host: Host::bind(addr, "sim-zpl", serve)?,
         })
     }
 
     /// The address to connect to.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.host.addr()
     }
 
     /// The current state.
     pub fn state(&self) -> LabelSimState {
-        *lock(&self.shared.state)
+        self.host.state()
     }
 
     /// Replaces the state.
     pub fn set_state(&self, state: LabelSimState) {
-        *lock(&self.shared.state) = state;
+        self.host.set_state(state);
     }
 
     /// Changes the state in place.
     pub fn update_state(&self, f: impl FnOnce(&mut LabelSimState)) {
-        f(&mut lock(&self.shared.state));
+        self.host.update_state(f);
     }
 
     /// Sends `bytes` just before the next `~HS` reply, in the same write.
     pub fn inject_before_next_reply(&self, bytes: &[u8]) {
-        lock(&self.shared.inject).extend_from_slice(bytes);
+        self.host.inject_before_next_reply(bytes);
     }
 
     /// Sends `bytes` now on every open connection, unasked.
     pub fn send_unsolicited(&self, bytes: &[u8]) {
-        for mut conn in lock(&self.shared.conns).iter() {
-            let _ = conn.write_all(bytes);
-        }
+        self.host.send_unsolicited(bytes);
     }
 
     /// Labels received so far.
     pub fn labels(&self) -> Vec<SimLabel> {
-        lock(&self.shared.labels).clone()
+        self.host.done()
     }
 
     /// Labels received so far, removed from the simulator.
     pub fn take_labels(&self) -> Vec<SimLabel> {
-        std::mem::take(&mut *lock(&self.shared.labels))
+        self.host.take_done()
     }
 
     /// Waits until at least `count` labels arrived or `timeout` passes; returns them all.
     pub fn wait_for_labels(&self, count: usize, timeout: Duration) -> Vec<SimLabel> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let labels = self.labels();
-            if labels.len() >= count || Instant::now() >= deadline {
-                return labels;
-            }
-            std::thread::sleep(TICK / 4);
-        }
-    }
-}
-
-impl Drop for SimLabelPrinter {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        for conn in lock(&self.shared.conns).iter() {
-            let _ = conn.shutdown(std::net::Shutdown::Both);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
-    while !shared.stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let shared = Arc::clone(shared);
-                let spawned = std::thread::Builder::new()
-                    .name("sim-zpl-conn".into())
-                    .spawn(move || serve(stream, &shared));
-                drop(spawned);
-            }
-            Err(_) => std::thread::sleep(TICK),
-        }
+        self.host.wait_for(count, timeout)
     }
 }
 
 fn serve(mut stream: TcpStream, shared: &Shared) {
-    let setup = stream
-        .set_nonblocking(false)
-        .and_then(|()| stream.set_read_timeout(Some(TICK)))
-        .and_then(|()| stream.try_clone());
-    let Ok(clone) = setup else { return };
-    lock(&shared.conns).push(clone);
-    let peer = stream.peer_addr().ok();
-
     let mut label: Option<Vec<u8>> = None;
     // The last two bytes seen, to spot `~HS`, `^XA` and `^XZ` across reads.
     let mut prev = [0u8; 2];
     let mut buf = [0u8; 4096];
-    while !shared.stop.load(Ordering::SeqCst) {
+    while !shared.stopping() {
         let n = match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -324,23 +254,20 @@ fn serve(mut stream: TcpStream, shared: &Shared) {
                 b"~HS" => {
                     let reply = lock(&shared.state).host_status();
                     if let Some(reply) = reply {
-                        let mut out = std::mem::take(&mut *lock(&shared.inject));
-                        out.extend_from_slice(&reply);
-                        let _ = stream.write_all(&out);
+                        let _ = stream.write_all(&shared.with_injected(&reply));
                     }
                 }
                 b"^XA" => label = Some(b"^XA".to_vec()),
                 b"^XZ" => {
                     if let Some(l) = label.take() {
                         let zpl = String::from_utf8_lossy(&l).into_owned();
-                        lock(&shared.labels).push(SimLabel::parse(&zpl));
+                        lock(&shared.done).push(SimLabel::parse(&zpl));
                     }
                 }
                 _ => {}
             }
         }
     }
-    lock(&shared.conns).retain(|c| c.peer_addr().ok() != peer);
 }
 
 #[cfg(test)]

@@ -144,35 +144,14 @@ impl<T: Transport> LabelPrinter<T> {
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), LabelPrinterError> {
-        let deadline = Instant::now() + self.timeouts.write;
-        let mut written = 0;
-        while written < bytes.len() {
-            match self.transport.write(&bytes[written..]) {
-                Ok(0) => return Err(LabelPrinterError::Closed),
-                Ok(n) => written += n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(LabelPrinterError::WriteTimeout {
-                        written,
-                        total: bytes.len(),
-                    });
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+        use crate::escpos::transport::{write_within, WriteFailure};
+        write_within(&mut self.transport, bytes, self.timeouts.write).map_err(|e| match e {
+            WriteFailure::Closed => LabelPrinterError::Closed,
+            WriteFailure::Timeout { written, total } => {
+                LabelPrinterError::WriteTimeout { written, total }
             }
-            if written < bytes.len() && Instant::now() >= deadline {
-                return Err(LabelPrinterError::WriteTimeout {
-                    written,
-                    total: bytes.len(),
-                });
-            }
-        }
-        self.transport.flush()?;
-        Ok(())
+            WriteFailure::Io(e) => e.into(),
+        })
     }
 }
 
