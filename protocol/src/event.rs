@@ -156,6 +156,8 @@ pub enum Event {
     },
     /// A customer profile was erased; sales keep only the id.
     CustomerErased { customer: CustomerId, by: Actor },
+    /// A customer asked for a completed sale's receipt by email; the cloud sends it.
+    ReceiptEmailRequested { sale: SaleId, to: String, by: Actor },
 }
 
 impl Event {
@@ -178,6 +180,7 @@ impl Event {
             Event::TillClosed { .. } => "till_closed",
             Event::CustomerSaved { .. } => "customer_saved",
             Event::CustomerErased { .. } => "customer_erased",
+            Event::ReceiptEmailRequested { .. } => "receipt_email_requested",
         }
     }
 }

@@ -256,6 +256,16 @@ fn cases() -> Vec<Envelope> {
                 by: Actor::Token(manager_token()),
             },
         ),
+        envelope(
+            312,
+            "00000011-0000-4000-8000-000000000011",
+            16,
+            Event::ReceiptEmailRequested {
+                sale: sale(),
+                to: "zoe@example.com".to_owned(),
+                by: Actor::Token(token()),
+            },
+        ),
     ]
 }
 
@@ -347,9 +357,10 @@ fn variant_index(event: &Event) -> usize {
         Event::TillClosed { .. } => 13,
         Event::CustomerSaved { .. } => 14,
         Event::CustomerErased { .. } => 15,
+        Event::ReceiptEmailRequested { .. } => 16,
     }
 }
-const VARIANTS: usize = 16;
+const VARIANTS: usize = 17;
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

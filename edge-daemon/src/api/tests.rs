@@ -391,6 +391,8 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("/v1/pos/sales/{id}/tenders", "post", true),
     ("/v1/pos/sales/{id}/complete", "post", true),
     ("/v1/pos/sales/{id}/void", "post", true),
+    ("/v1/pos/sales/{id}/email", "post", true),
+    ("/v1/pos/outbox", "get", true),
     ("/v1/pos/returns", "post", true),
     ("/v1/pos/returns/{id}", "get", true),
     ("/v1/pos/tills/{id}/open", "post", true),

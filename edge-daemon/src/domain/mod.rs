@@ -15,6 +15,7 @@
 //! - [`returns`]: refunds against an original sale.
 //! - [`cash`]: tills: float, pay-ins, pay-outs, drops, count and close.
 //! - [`report`]: X/Z totals by tender, tax and department.
+//! - [`receipt`]: a completed sale as text and HTML, for email receipts.
 //!
 //! # Rounding rules
 //! - Percentages and tax rates are exact integers (basis points, parts per million); a result is
@@ -36,6 +37,7 @@ pub mod barcode;
 pub mod cash;
 pub mod catalog;
 pub mod promo;
+pub mod receipt;
 pub mod report;
 pub mod returns;
 pub mod sale;

@@ -15,12 +15,19 @@
 //! | `z/<till>\0<seq>` | [`TillEntry`] frozen at close (the Z report), `seq` big-endian |
 //! | `report` | the store's [`Report`] of every sale and return |
 //! | `cust/<id>` | [`CustomerEntry`] |
+//! | `mail/<seq>` | [`MailEntry`]: an email receipt waiting for the cloud, `seq` big-endian |
+//! | `stock/<sku>` | on-hand units (`i64`, postcard): sales take, returns give back |
 //!
 //! # Current limitations
 //! - The whole catalog is one value, read and decoded by every lookup that needs prices,
 //!   tax or promotions; a catalog load rewrites every item. Fine for thousands of SKUs, not
 //!   measured at a million.
 //! - The store-wide report never resets; there is no business-day boundary yet.
+//! - Email receipts are rendered into the `mail/` outbox and journaled for the cloud to send;
+//!   the box has no SMTP sender, and nothing marks an entry sent yet.
+//! - On-hand stock starts at zero for every SKU: only sales and returns move it (receiving and
+//!   counts come with inventory management), so most SKUs go below zero, which is allowed and
+//!   reported, as stores do.
 
 use protocol::pos::{CustomerProfile, ReturnRecord, SaleRecord};
 use protocol::{CustomerId, Envelope, Event, SaleId, Timestamp};
@@ -29,7 +36,10 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use super::projection::{self, encode as enc, read, ApplyError, Proj, Reader, View};
 use super::StoreError;
 use crate::domain::cash::{cash_of, Till};
-use crate::domain::catalog::{apply_catalog_delta, apply_catalog_snapshot, Catalog, Item};
+use crate::domain::catalog::{
+    apply_catalog_delta, apply_catalog_snapshot, Catalog, CatalogError, Item,
+};
+use crate::domain::receipt;
 use crate::domain::report::Report;
 use crate::domain::returns::{record_return, Returned};
 use crate::domain::sale::{Cart, CartState};
@@ -67,6 +77,18 @@ pub struct TillEntry {
     pub report: Report,
     pub opened_at: Timestamp,
     pub closed_at: Option<Timestamp>,
+}
+
+/// An email receipt waiting to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailEntry {
+    pub seq: u64,
+    pub sale: SaleId,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub requested_at: Timestamp,
 }
 
 /// A customer profile.
@@ -200,6 +222,9 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
             if let Some(t) = &record.till {
                 v.del(Proj::Pos, &open_key(t, *sale))?;
             }
+            for l in &record.lines {
+                move_stock(v, &l.item.sku, -l.quantity)?;
+            }
         }
         Event::SaleVoided { sale, reason, .. } => {
             let k = key("sale/", sale.as_bytes());
@@ -237,6 +262,9 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
                 record: record.clone(),
             };
             v.put(Proj::Pos, &key("ret/", id.as_bytes()), enc(&ret))?;
+            for l in &record.lines {
+                move_stock(v, &l.sku, l.quantity)?;
+            }
             let zero = protocol::Money::zero(record.total.currency);
             let cash = cash_of(&record.refunds, zero).map_err(|e| rule(e.to_string()))?;
             update_reports(v, record.till.as_deref(), &rule, |t, r| {
@@ -302,12 +330,38 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
             };
             v.put(Proj::Pos, &k, enc(&entry))?;
         }
+        Event::ReceiptEmailRequested { sale, to, .. } => {
+            let entry: SaleEntry = load(v, &key("sale/", sale.as_bytes()))?
+                .ok_or_else(|| missing("sale", sale.to_string()))?;
+            let rec = entry
+                .record
+                .as_ref()
+                .ok_or_else(|| rule("the sale is not completed".into()))?;
+            let store = env.store.as_str();
+            let mail = MailEntry {
+                seq: env.seq,
+                sale: *sale,
+                to: to.clone(),
+                subject: format!("Your receipt from {store}"),
+                text: receipt::text(store, *sale, rec),
+                html: receipt::html(store, *sale, rec),
+                requested_at: env.at,
+            };
+            v.put(Proj::Pos, &key("mail/", &env.seq.to_be_bytes()), enc(&mail))?;
+        }
         Event::CustomerErased { customer, .. } => {
             v.del(Proj::Pos, &key("cust/", customer.as_bytes()))?;
         }
         _ => {}
     }
     Ok(())
+}
+
+/// Adds `delta` units to the on-hand stock of `sku`.
+fn move_stock(v: &mut impl View, sku: &str, delta: i64) -> Result<(), ApplyError> {
+    let k = key("stock/", sku.as_bytes());
+    let on_hand: i64 = load(v, &k)?.unwrap_or(0);
+    v.put(Proj::Pos, &k, enc(&on_hand.saturating_add(delta)))
 }
 
 fn load_report(v: &impl View, currency: protocol::Currency) -> Result<Report, ApplyError> {
@@ -404,6 +458,41 @@ impl Reader<'_> {
         scan(self.pos(), "item", b"item/")
     }
 
+    /// On-hand units of `sku`; negative when more were sold than the box knows of.
+    pub fn on_hand(&self, sku: &str) -> Result<i64, StoreError> {
+        Ok(read(self.pos(), "stock", &key("stock/", sku.as_bytes()))?.unwrap_or(0))
+    }
+
+    /// The event that loads a catalog document, checked against the current catalog, and the
+    /// catalog it gives: a full snapshot, or a delta that must apply on the current version.
+    /// The cloud link's catalog commands and the API's catalog load both come through here.
+    pub fn catalog_load(
+        &self,
+        delta: bool,
+        json: &str,
+        by: protocol::event::Actor,
+    ) -> Result<Result<(Event, Catalog), CatalogError>, StoreError> {
+        let current = self.catalog()?;
+        let next = if delta {
+            apply_catalog_delta(current.as_ref(), json)
+        } else {
+            apply_catalog_snapshot(current.as_ref(), json)
+        };
+        Ok(next.map(|next| {
+            let event = Event::CatalogLoaded {
+                version: next.version,
+                base_version: if delta {
+                    current.map(|c| c.version)
+                } else {
+                    None
+                },
+                json: json.to_owned(),
+                by,
+            };
+            (event, next)
+        }))
+    }
+
     /// The sale with this id.
     pub fn sale(&self, id: SaleId) -> Result<Option<SaleEntry>, StoreError> {
         read(self.pos(), "sale", &key("sale/", id.as_bytes()))
@@ -436,6 +525,11 @@ impl Reader<'_> {
     /// The store's report of every sale, return and cash movement.
     pub fn store_report(&self) -> Result<Option<Report>, StoreError> {
         read(self.pos(), "report", REPORT)
+    }
+
+    /// Email receipts in the outbox, oldest first.
+    pub fn outbox(&self) -> Result<Vec<MailEntry>, StoreError> {
+        scan(self.pos(), "mail", b"mail/")
     }
 
     /// The customer with this id.
@@ -631,6 +725,9 @@ mod tests {
         assert_eq!(z[0].till.counted, Some(usd(expected - 5)));
         let sold = store.reader().sale(sale).unwrap().unwrap();
         assert_eq!(sold.returned.quantities[&1], 1);
+        // Two sold, one returned: below zero, as nothing was received.
+        assert_eq!(store.reader().on_hand("MUG-1").unwrap(), -1);
+        assert_eq!(store.reader().on_hand("BAG-1").unwrap(), 0);
 
         let report = store.verify().unwrap();
         assert!(report.ok(), "{:?}", report.problems);

@@ -261,7 +261,8 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
         | Event::TillMovement { .. }
         | Event::TillClosed { .. }
         | Event::CustomerSaved { .. }
-        | Event::CustomerErased { .. } => super::pos::apply(v, env)?,
+        | Event::CustomerErased { .. }
+        | Event::ReceiptEmailRequested { .. } => super::pos::apply(v, env)?,
         Event::TokenRevoked { token, by: _ } => {
             let hash = v
                 .get(Proj::TokenIds, token.as_bytes())?

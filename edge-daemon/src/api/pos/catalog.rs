@@ -16,11 +16,7 @@ use crate::api::write::{commit, Decision};
 use crate::api::AppState;
 use crate::clock::now;
 use crate::domain::barcode::Barcode;
-use crate::domain::catalog::{
-    apply_catalog_delta, apply_catalog_snapshot, search, Catalog, CatalogError, Item,
-};
-use crate::store::Reader;
-use protocol::Event;
+use crate::domain::catalog::{search, Catalog, CatalogError, Item};
 
 /// Most items one search returns.
 pub const MAX_RESULTS: usize = 100;
@@ -37,12 +33,15 @@ pub struct ItemView {
     pub barcodes: Vec<String>,
     /// Minor units, absent if no price book in effect lists the SKU.
     pub price_minor: Option<i64>,
+    /// On-hand units from sales and returns; negative is allowed and means "sold below zero".
+    pub on_hand: i64,
     pub currency: String,
 }
 
-fn view(item: Item, catalog: &Catalog) -> ItemView {
+fn view(r: &crate::store::Reader<'_>, item: Item, catalog: &Catalog) -> Result<ItemView, ApiError> {
     let price = catalog.price_of(&item.sku, now()).map(|m| m.minor);
-    ItemView {
+    let on_hand = r.on_hand(&item.sku)?;
+    Ok(ItemView {
         sku: item.sku,
         product: item.product,
         name: item.name,
@@ -50,8 +49,9 @@ fn view(item: Item, catalog: &Catalog) -> ItemView {
         tax_class: item.tax_class,
         barcodes: item.barcodes,
         price_minor: price,
+        on_hand,
         currency: catalog.currency.to_string(),
-    }
+    })
 }
 
 /// The loaded catalog's version, currency and size.
@@ -90,32 +90,6 @@ pub struct LoadRequest {
     pub json: String,
 }
 
-/// The event that loads `json`, checked against the store's current catalog.
-pub fn load_event(
-    r: &Reader<'_>,
-    kind: LoadKind,
-    json: &str,
-    by: protocol::event::Actor,
-) -> Result<(Event, Catalog), CatalogError> {
-    let current = r
-        .catalog()
-        .map_err(|e| CatalogError::Json(format!("cannot read the current catalog: {e}")))?;
-    let (next, base) = match kind {
-        LoadKind::Snapshot => (apply_catalog_snapshot(current.as_ref(), json)?, None),
-        LoadKind::Delta => {
-            let next = apply_catalog_delta(current.as_ref(), json)?;
-            (next, current.map(|c| c.version))
-        }
-    };
-    let event = Event::CatalogLoaded {
-        version: next.version,
-        base_version: base,
-        json: json.to_owned(),
-        by,
-    };
-    Ok((event, next))
-}
-
 /// Loads a catalog snapshot or delta (managers and technicians). A delta against another
 /// version than the loaded one is refused with 409; ask the cloud for a snapshot.
 #[utoipa::path(post, path = "/v1/pos/catalog", tag = "pos", security(("bearer" = [])),
@@ -133,12 +107,15 @@ pub async fn load(
     let idem = idem(&p, &key, "POST", "/v1/pos/catalog", &req);
     let actor = p.actor();
     commit(&state, idem, move |r| {
-        let (event, next) = load_event(r, req.kind, &req.json, actor).map_err(|e| match e {
-            CatalogError::WrongBase { .. } | CatalogError::Stale { .. } => {
-                ApiError::Conflict(e.to_string())
-            }
-            other => ApiError::field("json", other.to_string()),
-        })?;
+        let delta = req.kind == LoadKind::Delta;
+        let (event, next) = r
+            .catalog_load(delta, &req.json, actor)?
+            .map_err(|e| match e {
+                CatalogError::WrongBase { .. } | CatalogError::Stale { .. } => {
+                    ApiError::Conflict(e.to_string())
+                }
+                other => ApiError::field("json", other.to_string()),
+            })?;
         tracing::info!(version = next.version, kind = ?req.kind, "catalog loaded");
         let body = json!({"version": next.version, "products": next.products.len()});
         Ok(Decision::new(vec![event], StatusCode::OK, body))
@@ -160,7 +137,7 @@ pub async fn item(
         let item = r
             .item(&sku)?
             .ok_or_else(|| ApiError::NotFound(format!("no item with SKU {sku:?}")))?;
-        Ok(Json(view(item, &c)))
+        Ok(Json(view(r, item, &c)?))
     })
     .await
 }
@@ -202,7 +179,8 @@ pub async fn lookup(
                 ))
             }
         };
-        Ok(Json(items.into_iter().map(|i| view(i, &c)).collect()))
+        let views = items.into_iter().map(|i| view(r, i, &c));
+        Ok(Json(views.collect::<Result<_, _>>()?))
     })
     .await
 }

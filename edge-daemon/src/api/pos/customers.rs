@@ -67,15 +67,7 @@ fn profile(b: &CustomerBody) -> Result<CustomerProfile, ApiError> {
         return Err(ApiError::field("name", "must be 1 to 100 bytes"));
     }
     let email = b.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
-    if let Some(e) = email {
-        let ok = e.len() <= 254
-            && e.split_once('@')
-                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@'))
-            && !e.chars().any(char::is_whitespace);
-        if !ok {
-            return Err(ApiError::field("email", "not an email address"));
-        }
-    }
+    let email = email.map(|e| check_email("email", e)).transpose()?;
     let phone = b.phone.as_deref().map(str::trim).filter(|p| !p.is_empty());
     if let Some(p) = phone {
         let digits = p.chars().filter(char::is_ascii_digit).count();
@@ -89,10 +81,25 @@ fn profile(b: &CustomerBody) -> Result<CustomerProfile, ApiError> {
     }
     Ok(CustomerProfile {
         name: name.to_owned(),
-        email: email.map(str::to_lowercase),
+        email,
         phone: phone.map(str::to_owned),
         marketing_consent: b.marketing_consent,
     })
+}
+
+/// Checks an email address (one `@`, a dot in the domain, no spaces, at most 254 bytes) and
+/// lower-cases it.
+pub(crate) fn check_email(field: &str, e: &str) -> Result<String, ApiError> {
+    let e = e.trim();
+    let ok = e.len() <= 254
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.contains('@'))
+        && !e.chars().any(char::is_whitespace);
+    if ok {
+        Ok(e.to_lowercase())
+    } else {
+        Err(ApiError::field(field, "not an email address"))
+    }
 }
 
 fn parse(id: &str) -> Result<CustomerId, ApiError> {

@@ -9,7 +9,7 @@
 //! # Layout
 //! - [`catalog`]: catalog status and loading, item lookup by SKU, barcode or text.
 //! - [`sales`]: carts: lines, quantities, price overrides, coupons, customers, tenders,
-//!   completion (with a receipt print job) and void.
+//!   completion (with a receipt print job), void, email receipts and their outbox.
 //! - [`returns`]: returns against a completed sale.
 //! - [`tills`]: till open, pay-in, pay-out, drop, close with a count; X, Z and store reports.
 //! - [`customers`]: customer profiles.
@@ -23,8 +23,8 @@
 //! # Current limitations
 //! - Cash tenders do not open the drawer yet; the receipt is queued on the first configured
 //!   receipt printer only.
-//! - No-receipt returns, return windows, exchanges in one transaction and email receipts are
-//!   not implemented.
+//! - No-receipt returns, return windows and exchanges in one transaction are not implemented.
+//! - Email receipts are queued for the cloud to send; the box sends no mail itself.
 //! - Every request that prices a cart decodes the whole catalog (see [`crate::store::pos`]).
 
 pub mod catalog;
@@ -73,6 +73,8 @@ pub fn routes() -> Router<AppState> {
         .route("/sales/{id}/tenders", post(sales::tender))
         .route("/sales/{id}/complete", post(sales::complete))
         .route("/sales/{id}/void", post(sales::void))
+        .route("/sales/{id}/email", post(sales::email))
+        .route("/outbox", get(sales::outbox))
         .route("/returns", post(returns::create))
         .route("/returns/{id}", get(returns::get))
         .route("/tills/{id}/open", post(tills::open))

@@ -1,66 +1,23 @@
-//! The receipt of a completed sale: a [`ReceiptDocument`] (lines fitted to the printer by the
-//! device layer, any Unicode the printer's code pages hold) with a QR code of the sale id, which
-//! a return scans to find the sale.
+//! The printed receipt of a completed sale: a [`ReceiptDocument`] (rows fitted to the printer
+//! by the device layer, any Unicode the printer's code pages hold) with a QR code of the sale
+//! id, which a return scans to find the sale. Its rows are [`crate::domain::receipt::rows`].
 
 use drivers::escpos::{encode, Paper, PrinterProfile};
 use protocol::pos::SaleRecord;
-use protocol::{Money, SaleId, StoreId, Timestamp};
+use protocol::{SaleId, StoreId, Timestamp};
 
 use crate::clock::rfc3339;
 use crate::devices::config::{self, DeviceSpec};
 use crate::devices::document::{ReceiptBlock, ReceiptDocument, RowCell, TextAlign};
 use crate::devices::manager::DeviceManager;
+use crate::domain::receipt::rows;
 use crate::store::NewPrintJob;
 
-/// Digits after the decimal point of `currency`'s minor unit (ISO 4217; 2 unless listed).
-fn exponent(currency: &str) -> u32 {
-    match currency {
-        "JPY" | "KRW" | "ISK" | "CLP" | "VND" | "XAF" | "XOF" => 0,
-        "BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD" => 3,
-        _ => 2,
-    }
-}
-
-/// `1234 USD` as `12.34`; negative amounts keep their sign.
-pub fn format_money(m: Money) -> String {
-    let e = exponent(m.currency.as_str());
-    if e == 0 {
-        return m.minor.to_string();
-    }
-    let unit = 10u64.pow(e);
-    let abs = m.minor.unsigned_abs();
-    let sign = if m.minor < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / unit,
-        abs % unit,
-        width = e as usize
-    )
-}
-
-fn row(left: String, right: String, bold: bool) -> ReceiptBlock {
-    ReceiptBlock::Row {
-        cells: vec![
-            RowCell {
-                text: left,
-                width: None,
-                align: TextAlign::Left,
-            },
-            RowCell {
-                text: right,
-                width: Some(12),
-                align: TextAlign::Right,
-            },
-        ],
-        bold,
-    }
-}
-
-fn text(t: String, align: TextAlign, bold: bool) -> ReceiptBlock {
+fn text(t: String, align: TextAlign, bold: bool, double: bool) -> ReceiptBlock {
     ReceiptBlock::Text {
         text: t,
         bold,
-        double: false,
+        double,
         underline: false,
         align,
     }
@@ -69,79 +26,37 @@ fn text(t: String, align: TextAlign, bold: bool) -> ReceiptBlock {
 /// The receipt document of `sale`.
 pub fn document(store: &StoreId, sale: SaleId, rec: &SaleRecord, at: Timestamp) -> ReceiptDocument {
     let mut b = vec![
-        ReceiptBlock::Text {
-            text: store.to_string(),
-            bold: true,
-            double: true,
-            underline: false,
-            align: TextAlign::Center,
-        },
-        text(rfc3339(at), TextAlign::Center, false),
+        text(store.to_string(), TextAlign::Center, true, true),
+        text(rfc3339(at), TextAlign::Center, false, false),
         ReceiptBlock::Separator { char: None },
     ];
-    for l in &rec.lines {
-        let qty = if l.quantity == 1 {
-            String::new()
-        } else {
-            format!("{} × {} ", l.quantity, format_money(l.unit_price))
-        };
-        b.push(row(
-            format!("{qty}{}", l.item.name),
-            format_money(l.gross),
-            false,
-        ));
-        if let Some(reason) = &l.override_reason {
-            b.push(text(
-                format!("  price override: {reason}"),
-                TextAlign::Left,
-                false,
-            ));
+    for (label, amount) in rows(rec) {
+        let bold = label.starts_with("TOTAL");
+        if label == "Subtotal" {
+            b.push(ReceiptBlock::Separator { char: None });
         }
-        for d in &l.discounts {
-            b.push(row(
-                format!("  {}", d.rule),
-                format_money(Money::new(-d.amount.minor, d.amount.currency)),
-                false,
-            ));
-        }
-    }
-    b.push(ReceiptBlock::Separator { char: None });
-    b.push(row("Subtotal".into(), format_money(rec.subtotal), false));
-    if rec.discount.minor != 0 {
-        b.push(row("Discounts".into(), format_money(rec.discount), false));
-    }
-    let tax_label = if rec.tax_inclusive {
-        "Tax included"
-    } else {
-        "Tax"
-    };
-    b.push(row(tax_label.into(), format_money(rec.tax), false));
-    b.push(row(
-        format!("TOTAL {}", rec.total.currency),
-        format_money(rec.total),
-        true,
-    ));
-    for t in &rec.tenders {
-        let reference = t
-            .reference
-            .as_deref()
-            .map(|r| format!(" {r}"))
-            .unwrap_or_default();
-        b.push(row(
-            format!("{}{reference}", t.kind.as_str()),
-            format_money(t.amount),
-            false,
-        ));
-    }
-    if rec.change.minor != 0 {
-        b.push(row("Change".into(), format_money(rec.change), false));
+        b.push(ReceiptBlock::Row {
+            cells: vec![
+                RowCell {
+                    text: label,
+                    width: None,
+                    align: TextAlign::Left,
+                },
+                RowCell {
+                    text: amount,
+                    width: Some(12),
+                    align: TextAlign::Right,
+                },
+            ],
+            bold,
+        });
     }
     b.push(ReceiptBlock::Feed { lines: 1 });
     b.push(ReceiptBlock::Qr {
         data: sale.to_string(),
         align: TextAlign::Center,
     });
-    b.push(text(sale.to_string(), TextAlign::Center, false));
+    b.push(text(sale.to_string(), TextAlign::Center, false, false));
     b.push(ReceiptBlock::Cut { full: false });
     ReceiptDocument { blocks: b }
 }
@@ -185,16 +100,59 @@ pub fn print_job(devices: Option<&DeviceManager>, doc: &ReceiptDocument) -> Opti
 
 #[cfg(test)]
 mod tests {
-    use protocol::Currency;
+    use protocol::event::Actor;
+    use protocol::pos::{LineItem, SoldLine};
+    use protocol::{Currency, Money};
 
     use super::*;
 
     #[test]
-    fn money_is_formatted_with_the_currency_exponent() {
-        let m = |minor, c| Money::new(minor, Currency::new(c).unwrap());
-        assert_eq!(format_money(m(1_234, "USD")), "12.34");
-        assert_eq!(format_money(m(-5, "EUR")), "-0.05");
-        assert_eq!(format_money(m(1_234, "JPY")), "1234");
-        assert_eq!(format_money(m(1_234, "KWD")), "1.234");
+    fn a_receipt_document_renders_for_the_printer() {
+        let usd = |m| Money::new(m, Currency::new("USD").unwrap());
+        let item = LineItem {
+            sku: "A".into(),
+            name: "Crème brûlée torch, extra long name that wraps".into(),
+            category: "c".into(),
+            tax_class: "t".into(),
+            unit_price: usd(1_000),
+        };
+        let rec = SaleRecord {
+            till: None,
+            customer: None,
+            coupons: vec![],
+            lines: vec![SoldLine {
+                line: 1,
+                item,
+                quantity: 1,
+                unit_price: usd(1_000),
+                override_reason: None,
+                gross: usd(1_000),
+                discounts: vec![],
+                net: usd(1_000),
+                taxes: vec![],
+                total: usd(1_000),
+            }],
+            tax_inclusive: true,
+            subtotal: usd(1_000),
+            discount: usd(0),
+            tax: usd(0),
+            total: usd(1_000),
+            tenders: vec![],
+            change: usd(0),
+            by: Actor::Admin,
+        };
+        let store = StoreId::new("store-1").unwrap();
+        let doc = document(&store, SaleId::random(), &rec, Timestamp(0));
+        let receipt = doc.to_receipt().expect("renders");
+        let bytes = encode(
+            &receipt,
+            &PrinterProfile::new(Paper::Mm58, drivers::escpos::Font::A),
+        );
+        assert!(bytes.len() > 100);
+        assert!(matches!(doc.blocks.last(), Some(ReceiptBlock::Cut { .. })));
+        assert!(doc
+            .blocks
+            .iter()
+            .any(|b| matches!(b, ReceiptBlock::Qr { .. })));
     }
 }

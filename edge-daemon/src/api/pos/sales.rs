@@ -522,7 +522,17 @@ pub async fn complete(
         next.cart.mark(CartState::Completed).map_err(sale_err)?;
         next.record = Some(record.clone());
         next.completed_at = Some(at);
-        let body = sale_view(&next, &c, at)?;
+        let mut body = sale_view(&next, &c, at)?;
+        let mut below_zero = Vec::new();
+        for l in &record.lines {
+            if r.on_hand(&l.item.sku)? - l.quantity < 0 {
+                below_zero.push(l.item.sku.clone());
+            }
+        }
+        if !below_zero.is_empty() {
+            tracing::warn!(sale = %sale, skus = ?below_zero, "sold below zero on-hand stock");
+        }
+        body["below_zero"] = json!(below_zero);
         let doc = receipt::document(&store_id, sale, &record, at);
         let job = receipt::print_job(devices.as_deref(), &doc);
         tracing::info!(sale = %sale, total = record.total.minor, lines = record.lines.len(),
@@ -597,4 +607,59 @@ pub async fn void(
         Ok(Decision::new(vec![event], StatusCode::OK, body))
     })
     .await
+}
+
+/// Where to email a receipt.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailReceipt {
+    pub to: String,
+}
+
+/// Queues a completed sale's receipt for email (text and HTML), sent by the cloud.
+#[utoipa::path(post, path = "/v1/pos/sales/{id}/email", tag = "pos", security(("bearer" = [])),
+    params(("id" = String, Path, description = "sale id"),
+        ("Idempotency-Key" = String, Header, description = "unique per request")),
+    request_body = EmailReceipt,
+    responses((status = 202, body = Object), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn email(
+    State(state): State<AppState>,
+    p: Principal,
+    key: IdemKey,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<EmailReceipt>,
+) -> Result<Response, ApiError> {
+    let sale = parse_id("id", &id)?;
+    let to = super::customers::check_email("to", &req.to)?;
+    let idem = idem(
+        &p,
+        &key,
+        "POST",
+        &format!("/v1/pos/sales/{sale}/email"),
+        &req,
+    );
+    let actor = p.actor();
+    commit(&state, idem, move |r| {
+        let entry = load_sale(r, sale)?;
+        if entry.record.is_none() {
+            return Err(ApiError::Conflict(format!("sale {sale} is not completed")));
+        }
+        let body = json!({"sale": sale, "to": to, "state": "queued"});
+        let event = Event::ReceiptEmailRequested {
+            sale,
+            to,
+            by: actor,
+        };
+        Ok(Decision::new(vec![event], StatusCode::ACCEPTED, body))
+    })
+    .await
+}
+
+/// Email receipts waiting for the cloud, oldest first (managers).
+#[utoipa::path(get, path = "/v1/pos/outbox", tag = "pos", security(("bearer" = [])),
+    responses((status = 200, body = [Object]), (status = 403, body = Problem)))]
+pub async fn outbox(State(state): State<AppState>, p: Principal) -> Result<Json<Value>, ApiError> {
+    p.require(MANAGER)?;
+    read(&state, |r| Ok(Json(json!(r.outbox()?)))).await
 }
