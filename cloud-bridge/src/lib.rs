@@ -1,9 +1,37 @@
-//! Both ends of the store-to-cloud MQTT link.
+//! Both ends of the store-to-cloud MQTT link (DESIGN.md section 4).
 //!
-//! The edge end will pump a store's journal to the broker and apply cloud commands; it is generic
-//! over a small journal trait so that it never depends on the daemon. The cloud end will consume
-//! all stores' events through a shared subscription.
+//! # Layout
+//! - [`journal`]: the [`journal::Journal`] trait the edge end is generic over; the daemon
+//!   implements it over its store, so this crate never depends on the daemon.
+//! - [`edge`]: the edge end: journal pump from the cloud's watermark, commands, presence,
+//!   telemetry, reconnect with jittered exponential backoff.
+//! - [`cloud`]: the cloud end: the consumer service, the command sender, the fleet view.
+//! - [`mqtt`]: broker URLs, TLS files and client options, backoff; shared by both ends.
+//! - The `cloud-bridge` binary (`src/main.rs`) is the operators' command line.
+//!
+//! # Delivery
+//! The journal is the outbox. An event leaves the edge's backlog only when the cloud end
+//! acknowledges a watermark at or past it, which it does only after its sink durably accepted
+//! every event up to it. The broker's PUBACK moves nothing. After any reconnect or restart the
+//! edge sends again from the watermark; the cloud end drops what it already forwarded (by
+//! `(store, seq)`), so the sink sees each event once, in order per store.
 //!
 //! # Current limitations
-//! - The link is not built yet; it is tracked as its own issue. The daemon accepts `--mqtt` and
-//!   records the URL, but does not connect.
+//! - Per-store order with several consumer instances needs a broker that dispatches a shared
+//!   subscription by topic (EMQX's `hash_topic` strategy): Mosquitto round-robins messages, so
+//!   two instances each see gaps, hold events back and ask for resends; the result is still
+//!   exactly once and in order, but slower. See docs/CLOUD-LINK.md.
+//! - The webhook sink has no local record; its recovery after a restart relies on the state
+//!   file (`--state`) and on the OMS honouring the idempotency key for the few events that were
+//!   accepted but not yet recorded.
+//! - The webhook client is built without a TLS backend: `https://` sinks fail at the first
+//!   request until the reqwest TLS feature is enabled.
+//! - Commands sent while a store is offline are lost (clean sessions); the sender reports a
+//!   timeout and the operator sends again with the same id.
+//! - Request/response with the cloud (online order look-up, gift-card authorisation) is not
+//!   built.
+
+pub mod cloud;
+pub mod edge;
+pub mod journal;
+pub mod mqtt;

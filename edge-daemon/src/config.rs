@@ -126,13 +126,8 @@ impl Default for Modules {
     }
 }
 
-/// The MQTT link to the cloud.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MqttConfig {
-    /// Broker URL such as `mqtt://broker:1883` or `mqtts://broker:8883`; none means offline.
-    pub url: Option<String>,
-}
+/// The MQTT link to the cloud: the edge end's settings, documented in docs/CONFIGURATION.md.
+pub type MqttConfig = cloud_bridge::edge::EdgeSettings;
 
 /// Log output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,6 +32,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         );
         tokio::task::spawn_blocking(move || Store::open(&dir, &id, &settings)).await??
     };
+    if cfg.store_id == Config::default().store_id {
+        // The embedded default sells from the sample catalog until a real one is loaded.
+        let s = store.clone();
+        if tokio::task::spawn_blocking(move || s.load_sample_catalog()).await?? {
+            tracing::info!(store_id = %cfg.store_id, "loaded the sample catalog");
+        }
+    }
     let metrics = telemetry::init_metrics();
     let listener = TcpListener::bind(cfg.api.listen)
         .await
@@ -46,9 +53,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let socket = admin::socket_path(&cfg.data_dir);
     let admin_task = tokio::spawn(admin::serve(admin_listener, store.clone(), socket.clone()));
     let expiry_task = tokio::spawn(expire_idempotency_keys(store.clone()));
-    if cfg.mqtt.url.is_some() {
-        tracing::warn!("mqtt.url is set, but this build has no cloud link yet; running offline");
-    }
     let grace = Duration::from_millis(cfg.api.shutdown_grace_ms);
     tracing::info!(
         listen = %local,
@@ -61,6 +65,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let (dcfg, s) = (cfg.devices.clone(), store.clone());
         tokio::task::spawn_blocking(move || start_devices(&dcfg, &s)).await??
     };
+    let link_task = crate::link::start(
+        &cfg.mqtt,
+        crate::link::StoreJournal::new(
+            store.clone(),
+            cfg.modules.clone(),
+            Some(devices.clone()),
+            cfg.data_dir.clone(),
+        ),
+    )?;
     let state = AppState::new(store.clone(), cfg, metrics).with_devices(devices.clone());
     let watchdog_task = tokio::spawn(watchdog(store.clone()));
     notify(&[sd_notify::NotifyState::Ready]);
@@ -83,6 +96,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("requests still running after the grace period; stopping"),
     }
     tokio::task::spawn_blocking(move || devices.stop()).await?;
+    if let Some(t) = link_task {
+        t.abort();
+    }
     admin_task.abort();
     expiry_task.abort();
     watchdog_task.abort();

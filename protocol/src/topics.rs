@@ -43,6 +43,28 @@ pub fn all_events_shared(group: &str) -> String {
     format!("$share/{group}/{ROOT}/+/events")
 }
 
+/// Every store's retained status, for the fleet view.
+pub fn all_status() -> String {
+    format!("{ROOT}/+/status")
+}
+
+/// Every store's telemetry, for the fleet view.
+pub fn all_telemetry() -> String {
+    format!("{ROOT}/+/telemetry")
+}
+
+/// The store a topic of this layout belongs to, or `None` for a topic outside it (including one
+/// whose store level is not a valid store id).
+pub fn store_of(topic: &str) -> Option<StoreId> {
+    let mut levels = topic.split('/');
+    if levels.next() != Some(ROOT) {
+        return None;
+    }
+    let store = StoreId::new(levels.next()?).ok()?;
+    levels.next()?;
+    levels.next().is_none().then_some(store)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +79,25 @@ mod tests {
         assert_eq!(status(&s), "store/store-0042/status");
         assert_eq!(telemetry(&s), "store/store-0042/telemetry");
         assert_eq!(all_events_shared("oms"), "$share/oms/store/+/events");
+        assert_eq!(all_status(), "store/+/status");
+        assert_eq!(all_telemetry(), "store/+/telemetry");
+    }
+
+    #[test]
+    fn store_of_reads_the_store_level_only_from_this_layout() {
+        let s = StoreId::new("store-0042").unwrap();
+        assert_eq!(store_of(&status(&s)), Some(s.clone()));
+        assert_eq!(store_of(&events(&s)), Some(s));
+        for bad in [
+            "",
+            "store",
+            "store/x",
+            "other/s/status",
+            "store/S/status",
+            "store/a/b/c",
+        ] {
+            assert_eq!(store_of(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -12,36 +12,34 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+pub mod cloud;
+
 /// Path of the `edge-daemon` binary, building it if needed.
 pub fn daemon_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        // target/<profile>/deps/<test> -> target/<profile>/edge-daemon
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target profile dir");
-        let bin = profile_dir.join("edge-daemon");
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args([
-            "build",
-            "--quiet",
-            "-p",
-            "edge-daemon",
-            "--bin",
-            "edge-daemon",
-        ]);
-        if release {
-            cmd.arg("--release");
-        }
-        // Always build: cheap when fresh, and it never runs a stale binary.
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p edge-daemon failed");
-        assert!(bin.exists(), "{} missing after build", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| build_binary("edge-daemon", "edge-daemon"))
+}
+
+/// Builds `bin` of `package` in the test's profile (cheap when fresh, and it never runs a stale
+/// binary) and returns its path.
+pub fn build_binary(package: &str, bin: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<bin>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
+    let path = profile_dir.join(bin);
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--quiet", "-p", package, "--bin", bin]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "cargo build -p {package} failed");
+    assert!(path.exists(), "{} missing after build", path.display());
+    path
 }
 
 /// A free TCP port on loopback (bound and released; good enough for tests on one machine).

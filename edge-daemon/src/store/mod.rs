@@ -10,6 +10,8 @@
 //! | `idem` | scope, `0x00`, client key | [`idempotency::IdemRecord`], postcard |
 //! | `idem_by_time` | time (`i64` BE), scoped key | empty; lets old keys expire in order |
 //! | `tokens`, `token_ids`, `pairings`, `pairing_codes` | see [`projection`] | projections |
+//! | `link`, `link_commands`, `link_settings` | see [`link`] | the cloud link's state |
+//! | `pos` | see [`pos`] | catalog, sales, returns, tills, customers |
 //!
 //! # Writing
 //! [`Store::write`] is the one way to change state. Under the writer lock it checks the
@@ -25,6 +27,8 @@
 
 pub mod group_commit;
 pub mod idempotency;
+pub mod link;
+pub mod pos;
 pub mod print_queue;
 pub mod projection;
 pub mod verify;
@@ -408,9 +412,10 @@ impl Store {
             &trees.pairing_codes,
             &inner.print_jobs,
             &inner.print_job_ids,
+            &trees.pos,
         )
             .transaction(
-                |(meta, journal, idem_t, idem_time, tok, tok_ids, pair, codes, pj, pj_ids)| {
+                |(meta, journal, idem_t, idem_time, tok, tok_ids, pair, codes, pj, pj_ids, pos)| {
                     for (job, seq, id) in &jobs {
                         pj.insert(seq, job.as_slice())?;
                         pj_ids.insert(id, seq)?;
@@ -425,6 +430,7 @@ impl Store {
                             token_ids: tok_ids,
                             pairings: pair,
                             pairing_codes: codes,
+                            pos,
                         };
                         projection::apply(&mut view, env).map_err(abort_corrupt)?;
                     }
@@ -469,13 +475,9 @@ impl Store {
 
     /// Journal entries with sequence greater than `after`, at most `limit` of them.
     pub fn journal_after(&self, after: u64, limit: usize) -> Result<Vec<Envelope>, StoreError> {
-        let start = after.saturating_add(1).to_be_bytes();
-        self.inner
-            .journal
-            .range(start..)
-            .take(limit)
-            .map(|item| {
-                let (_, v) = item?;
+        self.journal_raw_after(after, limit)?
+            .into_iter()
+            .map(|(_, v)| {
                 Envelope::decode(&v).map_err(|e| StoreError::Corrupt {
                     what: "journal entry",
                     detail: e.to_string(),
