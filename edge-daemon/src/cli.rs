@@ -91,12 +91,19 @@ pub enum DiagCommand {
         #[arg(long, default_value_t = 2)]
         pin: u8,
     },
-    /// Print the scans of a serial scanner (`/dev/ttyACM0`) as JSON lines.
+    /// Print the scans of a scanner as JSON lines: serial (`/dev/ttyACM0`) or, for a path
+    /// under `/dev/input/`, a keyboard-wedge scanner (grabbed while listening).
     Scan {
         path: PathBuf,
         /// How long to listen.
         #[arg(long, default_value_t = 30)]
         seconds: u64,
+        /// A wedge scanner's keyboard layout.
+        #[arg(long, value_enum, default_value = "us")]
+        layout: crate::devices::config::WedgeLayout,
+        /// A wedge scanner's suffix key.
+        #[arg(long, value_enum, default_value = "enter")]
+        suffix: crate::devices::config::WedgeSuffix,
     },
     /// Run an RFID inventory on an LLRP reader (`host:5084`) and print the reads per EPC.
     Rfid {

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use drivers::escpos::{encode, AnyPrinter, Paper, PrinterProfile};
 use drivers::rfid::aggregate::Aggregator;
 use drivers::rfid::client::{ClientConfig, LlrpClient};
-use drivers::scanner::{SerialConfig, SerialScanner};
 use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::devices::config::DeviceSpec;
 use crate::devices::document::{ReceiptBlock, ReceiptDocument, RowCell, TextAlign};
 use crate::devices::printer::error_chain;
+use crate::devices::readers::ScannerPort;
 use crate::devices::views;
 
 /// A diagnostic that could not be carried out: what and why.
@@ -168,13 +168,17 @@ pub fn kick(addr: &str, pin: u8) -> Result<Value, DiagError> {
         "drawer_pin3_high": status.drawer_pin3_high }))
 }
 
-/// Reads scans from the serial scanner at `path` for `duration`, calling `each` per scan.
+/// Reads scans from a serial or wedge scanner for `duration`, calling `each` per scan.
 pub fn scan(
-    path: &Path,
+    port: &ScannerPort,
     duration: Duration,
     mut each: impl FnMut(Value),
 ) -> Result<u64, DiagError> {
-    let mut scanner = SerialScanner::open(&SerialConfig::new(path))
+    let path = match port {
+        ScannerPort::Serial(p) | ScannerPort::Wedge(p, _) => p.clone(),
+    };
+    let mut scanner = port
+        .open()
         .map_err(|e| fail(format!("scanner {}", path.display()), &e))?;
     let until = Instant::now() + duration;
     let mut n = 0;

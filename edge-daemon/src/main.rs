@@ -165,8 +165,19 @@ fn diagnose(cfg: &Config, cmd: DiagCommand) -> ExitCode {
             diag::print_document(&address, paper, &diag::test_page())
         }
         DiagCommand::Kick { address, pin } => diag::kick(&address, pin),
-        DiagCommand::Scan { path, seconds } => {
-            diag::scan(&path, Duration::from_secs(seconds), |v| {
+        DiagCommand::Scan {
+            path,
+            seconds,
+            layout,
+            suffix,
+        } => {
+            use edge_daemon::devices::{config::DeviceSpec, readers::ScannerPort};
+            let port = if path.starts_with("/dev/input/") {
+                ScannerPort::Wedge(path, DeviceSpec::wedge_config(layout, suffix))
+            } else {
+                ScannerPort::Serial(path)
+            };
+            diag::scan(&port, Duration::from_secs(seconds), |v| {
                 println!("{v}");
             })
             .map(|n| serde_json::json!({ "scans": n }))

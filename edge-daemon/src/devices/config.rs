@@ -121,7 +121,7 @@ fn yes() -> bool {
 }
 
 /// Keyboard layout of a wedge scanner.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum WedgeLayout {
     #[default]
@@ -130,7 +130,7 @@ pub enum WedgeLayout {
 }
 
 /// What ends a wedge scanner's scan.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum WedgeSuffix {
     #[default]

@@ -90,13 +90,14 @@ pub enum ScannerPort {
 }
 
 /// An open scanner of either kind.
-enum OpenScanner {
+pub(crate) enum OpenScanner {
     Serial(SerialScanner),
     Wedge(Box<drivers::scanner::EvdevScanner>),
 }
 
 impl ScannerPort {
-    fn open(&self) -> Result<OpenScanner, ScannerError> {
+    /// Opens the scanner (and grabs a wedge scanner's device).
+    pub(crate) fn open(&self) -> Result<OpenScanner, ScannerError> {
         match self {
             ScannerPort::Serial(path) => {
                 SerialScanner::open(&SerialConfig::new(path)).map(OpenScanner::Serial)
@@ -110,7 +111,8 @@ impl ScannerPort {
 }
 
 impl OpenScanner {
-    fn next_scan(&mut self, timeout: Duration) -> Result<Option<RawScan>, ScannerError> {
+    /// The next scan within `timeout`, if any.
+    pub(crate) fn next_scan(&mut self, timeout: Duration) -> Result<Option<RawScan>, ScannerError> {
         match self {
             OpenScanner::Serial(s) => s.next_scan(timeout),
             OpenScanner::Wedge(s) => s.next_scan(timeout),

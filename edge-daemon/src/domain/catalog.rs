@@ -78,6 +78,16 @@ impl PriceBook {
     }
 }
 
+/// The store's selling policy, shipped with the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Days after a sale during which an associate may return it; absent means no limit.
+    /// A manager may accept a return outside the window.
+    #[serde(default)]
+    pub return_days: Option<u32>,
+}
+
 /// A whole catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +102,8 @@ pub struct Catalog {
     pub price_books: Vec<PriceBook>,
     #[serde(default)]
     pub promotions: Vec<Promotion>,
+    #[serde(default)]
+    pub policy: Policy,
 }
 
 /// Changes on top of catalog version `base_version`, giving version `version`. Upserts
@@ -103,6 +115,8 @@ pub struct CatalogDelta {
     pub base_version: u64,
     #[serde(default)]
     pub tax: Option<TaxConfig>,
+    #[serde(default)]
+    pub policy: Option<Policy>,
     #[serde(default)]
     pub upsert_categories: Vec<Category>,
     #[serde(default)]
@@ -389,6 +403,9 @@ pub fn apply_catalog_delta(current: Option<&Catalog>, json: &str) -> Result<Cata
     next.version = d.version;
     if let Some(tax) = &d.tax {
         next.tax = tax.clone();
+    }
+    if let Some(policy) = &d.policy {
+        next.policy = policy.clone();
     }
     remove(&mut next.categories, &d.remove_categories, |c| &c.id);
     upsert(&mut next.categories, &d.upsert_categories, |c| &c.id);

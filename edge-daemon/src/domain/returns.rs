@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use protocol::event::Actor;
 use protocol::pos::{ReturnRecord, ReturnedLine, SaleRecord, Tender, TenderKind};
-use protocol::{Money, MoneyError};
+use protocol::{Money, MoneyError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::amount::share_floor;
@@ -163,6 +163,15 @@ fn refund_tenders(
     Ok(out)
 }
 
+/// One day in milliseconds.
+const DAY_MS: i64 = 86_400_000;
+
+/// Whether a sale completed at `sold_at` may still be returned at `now` under a window of
+/// `days` (none: always). The window ends `days × 24 h` after the sale, exclusive.
+pub fn within_window(sold_at: Timestamp, now: Timestamp, days: Option<u32>) -> bool {
+    days.is_none_or(|d| now < sold_at.plus_millis(i64::from(d).saturating_mul(DAY_MS)))
+}
+
 /// What `before` becomes after `rec`, a return of `sale`.
 pub fn record_return(
     sale: &SaleRecord,
@@ -192,7 +201,6 @@ pub fn record_return(
 #[cfg(test)]
 mod tests {
     use protocol::pos::CartOp;
-    use protocol::Timestamp;
 
     use super::*;
     use crate::domain::sale::tests::{item, tax, usd};
@@ -262,6 +270,23 @@ mod tests {
             split,
             vec![(TenderKind::Card, 500), (TenderKind::Cash, 588)]
         );
+    }
+
+    #[test]
+    fn return_windows_end_after_whole_days() {
+        let sold = Timestamp(1_000);
+        assert!(within_window(sold, Timestamp(i64::MAX), None));
+        assert!(within_window(
+            sold,
+            Timestamp(1_000 + 30 * DAY_MS - 1),
+            Some(30)
+        ));
+        assert!(!within_window(
+            sold,
+            Timestamp(1_000 + 30 * DAY_MS),
+            Some(30)
+        ));
+        assert!(!within_window(sold, sold, Some(0)));
     }
 
     #[test]

@@ -13,8 +13,10 @@
 //! - [`agent`]: `install` writes a verified bundle into the inactive slot, reads it back and
 //!   arms a single boot of it; `boot_check` runs on every boot and commits the pending slot only
 //!   when the daemon reports healthy before a deadline, otherwise disarms it and reboots into
-//!   the old slot; it also reports a rollback that GRUB made by itself. Every transition is
-//!   appended to a JSON-lines status log and written to a status file.
+//!   the old slot; it also reports a rollback that GRUB made by itself. A version already
+//!   running or once rolled back is refused, so a bundle left in place cannot loop. Every
+//!   transition (armed, committed, rolling back, rolled back, running, refused) is appended to a
+//!   JSON-lines status log and written to a status file.
 //! - [`flash`]: writes an image to a block device or a file with a progress bar and verifies
 //!   it by reading it back; refuses a target that is mounted (or has a mounted partition).
 //! - [`provision`]: checks a technician's provisioning file (store id, broker, credentials,

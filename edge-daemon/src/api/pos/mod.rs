@@ -21,8 +21,8 @@
 //! manager (catalog loading also a technician).
 //!
 //! # Current limitations
-//! - Cash tenders do not open the drawer yet; the receipt is queued on the first configured
-//!   receipt printer only.
+//! - Tills are not mapped to devices: a cash sale opens the first drawer, and the receipt is
+//!   queued on the first receipt printer.
 //! - No-receipt returns, return windows and exchanges in one transaction are not implemented.
 //! - Email receipts are queued for the cloud to send; the box sends no mail itself.
 //! - Every request that prices a cart decodes the whole catalog (see [`crate::store::pos`]).

@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::sales::load_sale;
-use super::{check_text, check_till, idem, parse_id, read};
+use super::{catalog_of, check_text, check_till, idem, parse_id, read, MANAGER};
 use crate::api::extract::{ApiJson, IdemKey, Principal};
 use crate::api::problem::{ApiError, Problem};
 use crate::api::write::{commit, Decision};
 use crate::api::AppState;
 use crate::clock::rfc3339;
-use crate::domain::returns::{plan_return, ReturnError};
+use crate::domain::returns::{plan_return, within_window, ReturnError};
 use crate::store::pos::ReturnEntry;
 
 /// One line to take back.
@@ -63,6 +63,7 @@ fn return_err(e: ReturnError) -> ApiError {
 }
 
 /// Returns lines of a completed sale, refunded at the price paid to the original tenders.
+/// Outside the catalog policy's return window only a manager may.
 #[utoipa::path(post, path = "/v1/pos/returns", tag = "pos", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "unique per request")),
     request_body = CreateReturn,
@@ -82,12 +83,22 @@ pub async fn create(
     let idem = idem(&p, &key, "POST", "/v1/pos/returns", &req);
     let actor = p.actor();
     let at = crate::clock::now();
+    let by = p.clone();
     commit(&state, idem, move |r| {
         let entry = load_sale(r, original)?;
         let sold = entry
             .record
             .as_ref()
             .ok_or_else(|| ApiError::Conflict(format!("sale {original} is not completed")))?;
+        let days = catalog_of(r)?.policy.return_days;
+        let sold_at = entry.completed_at.unwrap_or(entry.opened_at);
+        if !within_window(sold_at, at, days) && by.require(MANAGER).is_err() {
+            return Err(ApiError::Conflict(format!(
+                "sale {original} is outside the return window of {} days; a manager can \
+                 accept the return",
+                days.unwrap_or_default()
+            )));
+        }
         let lines: Vec<(u32, i64)> = req.lines.iter().map(|l| (l.line, l.quantity)).collect();
         let rec = plan_return(
             sold,

@@ -3,6 +3,9 @@
 //! Each change is one `SaleChanged` event decided by [`Cart::apply`]; completion journals the
 //! sale's one `SaleCompleted` record and, in the same transaction, the receipt's print job.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,6 +23,7 @@ use crate::api::problem::{ApiError, Problem};
 use crate::api::write::{commit, Decision};
 use crate::api::AppState;
 use crate::clock::{now, rfc3339};
+use crate::devices::manager::DeviceManager;
 use crate::domain::barcode::Barcode;
 use crate::domain::catalog::Catalog;
 use crate::domain::promo::check_coupon;
@@ -513,6 +517,9 @@ pub async fn complete(
     let (actor, at) = (p.actor(), now());
     let devices = state.devices.clone();
     let store_id = state.store.store_id().clone();
+    // Set by the decision only, so a replayed answer never opens the drawer again.
+    let took_cash = Arc::new(AtomicBool::new(false));
+    let cash_flag = took_cash.clone();
     let resp = commit(&state, idem, move |r| {
         let entry = load_sale(r, sale)?;
         let c = catalog_of(r)?;
@@ -533,6 +540,8 @@ pub async fn complete(
             tracing::warn!(sale = %sale, skus = ?below_zero, "sold below zero on-hand stock");
         }
         body["below_zero"] = json!(below_zero);
+        let cash = record.tenders.iter().any(|t| t.kind == TenderKind::Cash);
+        cash_flag.store(cash, Ordering::SeqCst);
         let doc = receipt::document(&store_id, sale, &record, at);
         let job = receipt::print_job(devices.as_deref(), &doc);
         tracing::info!(sale = %sale, total = record.total.minor, lines = record.lines.len(),
@@ -548,12 +557,32 @@ pub async fn complete(
         Ok(d)
     })
     .await?;
-    if let Some(devices) = state.devices.as_deref() {
-        if let Some((name, _)) = receipt::printer(devices) {
+    if let Some(devices) = state.devices.clone() {
+        if let Some((name, _)) = receipt::printer(&devices) {
             devices.wake(&name);
+        }
+        if took_cash.load(Ordering::SeqCst) {
+            open_drawer(devices, sale).await;
         }
     }
     Ok(resp)
+}
+
+/// Opens the first cash drawer after a cash sale. The sale is already durable, so a drawer
+/// that does not open is logged, not answered as an error.
+async fn open_drawer(devices: Arc<DeviceManager>, sale: SaleId) {
+    let Some(drawer) = devices.list().into_iter().find(|d| d.kind == "drawer") else {
+        return;
+    };
+    let name = drawer.name;
+    let d = devices.clone();
+    let n = name.clone();
+    match tokio::task::spawn_blocking(move || d.open_drawer(&n)).await {
+        Ok(Ok(())) => tracing::info!(sale = %sale, device = %name, "drawer opened for cash"),
+        Ok(Err(e)) => tracing::warn!(sale = %sale, device = %name, error = %e,
+            "the drawer did not open for a cash sale"),
+        Err(e) => tracing::warn!(sale = %sale, error = %e, "drawer task failed"),
+    }
 }
 
 /// Why a sale is voided.

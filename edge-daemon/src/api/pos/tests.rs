@@ -175,6 +175,23 @@ impl Pos {
         r.ok(StatusCode::CREATED);
     }
 
+    /// A completed sale of one `line` paid by card for `total`; returns its id.
+    async fn card_sale(&self, line: Value, total: i64) -> String {
+        let sale = self.sale(None).await;
+        let s = format!("/v1/pos/sales/{sale}");
+        self.post(&format!("{s}/lines"), line)
+            .await
+            .ok(StatusCode::OK);
+        let card = json!({"kind": "card", "amount": usd(total), "reference": "A-1"});
+        self.post(&format!("{s}/tenders"), card)
+            .await
+            .ok(StatusCode::OK);
+        self.post(&format!("{s}/complete"), json!(null))
+            .await
+            .ok(StatusCode::OK);
+        sale
+    }
+
     /// A new sale on `till`; returns its id.
     async fn sale(&self, till: Option<&str>) -> String {
         let r = self.post("/v1/pos/sales", json!({"till": till})).await;
@@ -660,6 +677,20 @@ async fn catalog_deltas_apply_on_their_base_and_are_refused_otherwise() {
         .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("json"));
     let info = pos.get("/v1/pos/catalog").await;
     assert_eq!(info.ok(StatusCode::OK)["version"], 2);
+
+    // A zero-day return window: associates are refused, a manager may accept.
+    let policy = json!({"version": 3, "base_version": 2, "policy": {"return_days": 0}});
+    let body = json!({"kind": "delta", "json": policy.to_string()});
+    pos.post_mgr("/v1/pos/catalog", body)
+        .await
+        .ok(StatusCode::OK);
+    let sale = pos.card_sale(json!({"sku": "BAG-1"}), 245).await;
+    let ret = json!({"sale": sale, "lines": [{"line": 1, "quantity": 1}], "reason": "late"});
+    pos.post("/v1/pos/returns", ret.clone())
+        .await
+        .problem(StatusCode::CONFLICT, None);
+    let r = pos.post_mgr("/v1/pos/returns", ret).await;
+    assert_eq!(minor(&r.ok(StatusCode::CREATED)["total"]), 245);
     let report = pos.store.verify().expect("verify");
     assert!(report.ok(), "{:?}", report.problems);
 }
@@ -710,19 +741,8 @@ async fn sales_per_second_at_1_8_64_clients() {
             let pos = pos.clone();
             tasks.push(tokio::spawn(async move {
                 for _ in 0..per_client {
-                    let sale = pos.sale(None).await;
-                    let s = format!("/v1/pos/sales/{sale}");
-                    let line = json!({"barcode": "4006381333931"});
-                    pos.post(&format!("{s}/lines"), line)
-                        .await
-                        .ok(StatusCode::OK);
-                    let card = json!({"kind": "card", "amount": usd(2_622), "reference": "A"});
-                    pos.post(&format!("{s}/tenders"), card)
-                        .await
-                        .ok(StatusCode::OK);
-                    pos.post(&format!("{s}/complete"), json!(null))
-                        .await
-                        .ok(StatusCode::OK);
+                    pos.card_sale(json!({"barcode": "4006381333931"}), 2_622)
+                        .await;
                 }
             }));
         }
