@@ -216,7 +216,8 @@ fn print_label_scan_and_read_tags_through_the_daemon() {
     // Paper out: the job waits, and prints once paper is back.
     sims.receipt
         .update_state(|s| s.paper = drivers::escpos::PaperLevel::Out);
-    wait_state(&base, &token, "till-1", "paper_out");
+    let d = wait_state(&base, &token, "till-1", "paper_out");
+    assert_eq!(d["state"], "paper_out", "{d}");
     let body = json!({"blocks": [{"type": "text", "text": "after the paper change"}]});
     let (_, job) = post(&base, &token, "/v1/devices/till-1/print", body);
     let job_id = job["job_id"].as_str().unwrap().to_owned();
@@ -527,5 +528,100 @@ fn queued_jobs_survive_a_restart_and_can_be_cancelled_and_reprinted() {
     assert_eq!(sim.wait_for_jobs(2, Duration::from_secs(5)).len(), 2);
     assert!(sim.printed()[1].text.contains("job A"));
     assert!(!sim.printed().iter().any(|j| j.text.contains("job B")));
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
+
+#[test]
+fn raw_bytes_need_a_technician_and_checks_report_the_printer_now() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let sim = SimPrinter::start().unwrap();
+    let file = printer_only(dir.path(), &sim.addr().to_string());
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&data, &[("EDGE_CONFIG", file.to_str().unwrap())]).unwrap();
+    let base = daemon.base.clone();
+    let associate = issue_token(&data, "associate").unwrap();
+    let tech = issue_token(&data, "technician").unwrap();
+    wait_state(&base, &tech, "till-1", "online");
+
+    // ESC @, a line of text, GS V 0 (full cut): vendor bytes as they are.
+    let raw = json!({"hex": format!("1b40{}0a1d5600", hex_of(b"raw bytes from a tech"))});
+    let (status, body) = post(&base, &associate, "/v1/devices/till-1/raw", raw.clone());
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post(
+        &base,
+        &tech,
+        "/v1/devices/till-1/raw",
+        json!({"hex": "1b4z"}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("hex"), "{body}");
+    assert!(
+        sim.printed().is_empty(),
+        "refused raw bytes reached the printer"
+    );
+    let (status, body) = post(&base, &tech, "/v1/devices/till-1/raw", raw);
+    assert_eq!(status, 200, "{body}");
+    let jobs = sim.wait_for_jobs(1, Duration::from_secs(10));
+    assert_eq!(jobs.len(), 1);
+    assert!(
+        jobs[0].text.contains("raw bytes from a tech"),
+        "{}",
+        jobs[0].text
+    );
+    assert!(jobs[0].cut());
+
+    // A check asks the printer now, whatever the last poll said.
+    let (status, body) = post(&base, &associate, "/v1/devices/till-1/check", json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "online", "{body}");
+    sim.update_state(|s| s.cover_open = true);
+    let (status, body) = post(&base, &associate, "/v1/devices/till-1/check", json!({}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"], "cover_open", "{body}");
+    let (status, body) = post(&base, &associate, "/v1/devices/nope/check", json!({}));
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn an_rfid_reader_that_goes_away_is_offline_and_reconnected_when_it_returns() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut cfg = SimConfig::sgtin_population(3);
+    cfg.reads_per_second = 100;
+    let sim = SimReader::start(cfg.clone()).unwrap();
+    let addr = sim.addr();
+    let file = dir.path().join("rfid.toml");
+    let text = format!(
+        "[devices]\nsimulate = false\nrfid_window_ms = 200\n\n[[devices.list]]\n\
+         kind = \"rfid_reader\"\nname = \"door\"\naddress = \"{addr}\"\n"
+    );
+    std::fs::write(&file, text).unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&data, &[("EDGE_CONFIG", file.to_str().unwrap())]).unwrap();
+    let base = daemon.base.clone();
+    let token = issue_token(&data, "associate").unwrap();
+    let d = wait_state(&base, &token, "door", "online");
+    assert_eq!(d["state"], "online", "{d}");
+
+    sim.shutdown();
+    let d = wait_state(&base, &token, "door", "offline");
+    assert_eq!(d["state"], "offline", "{d}");
+
+    // The reader comes back on the same address; the daemon finds it again by itself.
+    let sim = SimReader::bind(addr, cfg).unwrap();
+    let d = wait_state(&base, &token, "door", "online");
+    assert_eq!(d["state"], "online", "{d}");
+    let mut ws = connect_events(&base, &token);
+    let (status, _) = post(&base, &token, "/v1/devices/door/claim", json!({}));
+    assert_eq!(status, 200);
+    let reads = wait_event(&mut ws, Duration::from_secs(15), |e| {
+        e["type"] == "tag_reads"
+    });
+    assert!(reads.is_some(), "no tag reads after the reconnect");
+    assert!(sim.stats().sessions >= 1, "{:?}", sim.stats());
     assert_eq!(daemon.stop().unwrap(), Some(0));
 }

@@ -221,16 +221,18 @@ pub struct PrinterWorker<B> {
     pub hub: Hub,
 }
 
-/// A printer's condition as one word, with detail.
+/// A printer's condition as one word, with detail. A printer reports itself offline *because*
+/// its cover is open, its paper is out or it has an error, so the cause wins over the bare
+/// offline bit.
 fn condition(s: &PrinterStatus) -> (&'static str, Option<String>) {
-    if s.offline {
-        ("offline", None)
-    } else if s.cover_open {
+    if s.cover_open {
         ("cover_open", None)
     } else if s.paper == PaperLevel::Out {
         ("paper_out", None)
     } else if s.errors.any() {
         ("error", Some(format!("{:?}", s.errors)))
+    } else if s.offline {
+        ("offline", None)
     } else if s.paper == PaperLevel::NearEnd {
         ("paper_low", None)
     } else {
