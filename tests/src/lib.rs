@@ -136,6 +136,16 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the daemon to exit by itself; returns the exit status code.
+    pub fn wait(mut self) -> anyhow::Result<Option<i32>> {
+        Ok(self.child.wait()?.code())
+    }
+
     /// SIGTERM and wait for a clean exit; returns the exit status code.
     pub fn stop(mut self) -> anyhow::Result<Option<i32>> {
         let pid = self.child.id() as libc::pid_t;

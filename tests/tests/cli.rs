@@ -85,3 +85,123 @@ fn a_data_directory_of_another_store_is_refused_at_start() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("belongs to store \"dev-store\""), "{err}");
 }
+
+#[test]
+fn a_pairing_approved_with_the_cli_on_the_box_gives_the_device_its_role() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&data, &[]).unwrap();
+    let device = e2e::device_token();
+    let asked: serde_json::Value = client()
+        .post(format!("{}/v1/pairing", daemon.base))
+        .header("idempotency-key", e2e::new_key())
+        .json(&serde_json::json!({"device_name": "Till 3", "token": device}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let code = asked["code"].as_str().expect("a code").to_owned();
+    let whoami = |token: &str| {
+        client()
+            .get(format!("{}/v1/whoami", daemon.base))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    };
+    assert_eq!(
+        whoami(&device).status().as_u16(),
+        401,
+        "valid before approval"
+    );
+
+    let out = cli(&data, &["pair", "approve", "000000", "--role", "manager"]).unwrap();
+    assert!(!out.status.success(), "an unknown code was approved");
+    let out = cli(&data, &["pair", "approve", &code, "--role", "manager"]).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let who: serde_json::Value = whoami(&device).json().unwrap();
+    assert_eq!(who["role"], "manager", "{who}");
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
+
+#[test]
+fn verify_exits_1_and_names_what_differs_when_a_projection_was_changed() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&data, &[]).unwrap();
+    issue_token(&data, "manager").unwrap();
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+    let out = cli(&data, &["verify"]).unwrap();
+    assert_eq!(out.status.code(), Some(0));
+
+    // Change the tokens projection behind the journal's back.
+    {
+        let db = sled::open(data.join("sled")).unwrap();
+        let tokens = db.open_tree("tokens").unwrap();
+        let (k, _) = tokens.iter().next().expect("one token").unwrap();
+        tokens.insert(k, b"tampered".to_vec()).unwrap();
+        db.flush().unwrap();
+    }
+    let out = cli(&data, &["verify"]).unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("tokens") && all.contains("differs"), "{all}");
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish_and_keeps_what_it_wrote() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&data, &[]).unwrap();
+    let body = serde_json::json!({"device_name": "Slow", "token": e2e::device_token()});
+    let body = body.to_string();
+    let addr = daemon.base.trim_start_matches("http://").to_owned();
+    // The request's head and half its body, then the signal, then the rest.
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /v1/pairing HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         idempotency-key: slow-1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    conn.write_all(first.as_bytes()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let pid = daemon.pid().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // New connections are refused while the one in flight finishes.
+    assert!(client()
+        .get(format!("{}/v1/health", daemon.base))
+        .send()
+        .is_err());
+    conn.write_all(rest.as_bytes()).unwrap();
+    let mut answer = String::new();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(daemon.wait().unwrap(), Some(0));
+
+    // What the answer acknowledged is on disk: the retry replays it.
+    let daemon = Daemon::start(&data, &[]).unwrap();
+    let r = client()
+        .post(format!("{}/v1/pairing", daemon.base))
+        .header("idempotency-key", "slow-1")
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert!(r.headers().get("idempotent-replayed").is_some());
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
