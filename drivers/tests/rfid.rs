@@ -93,6 +93,36 @@ fn silent_reader_is_detected() {
 }
 
 #[test]
+fn a_quiet_field_returns_control_within_the_timeout() {
+    let sim = SimReader::start(SimConfig::sgtin_population(2)).unwrap();
+    let mut client = LlrpClient::connect(sim.addr(), fast_config()).unwrap();
+    let first = client.next_read_within(Duration::from_secs(2)).unwrap();
+    assert!(first.is_some(), "no read while the field is busy");
+    sim.set_silent(true);
+    // Drain what was already on its way, then time a quiet poll.
+    while client
+        .next_read_within(Duration::from_millis(100))
+        .unwrap()
+        .is_some()
+    {}
+    let t0 = Instant::now();
+    let quiet = client.next_read_within(Duration::from_millis(150)).unwrap();
+    let waited = t0.elapsed();
+    assert!(quiet.is_none());
+    assert!(!client.is_stopped());
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    client.stop_handle().stop();
+    assert!(client
+        .next_read_within(Duration::from_secs(5))
+        .unwrap()
+        .is_none());
+    assert!(client.is_stopped());
+}
+
+#[test]
 fn second_client_is_refused_and_first_keeps_reading() {
     let sim = SimReader::start(SimConfig::sgtin_population(3)).unwrap();
     let mut first = LlrpClient::connect(sim.addr(), fast_config()).unwrap();

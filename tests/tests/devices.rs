@@ -443,11 +443,27 @@ fn the_embedded_default_has_every_kind_of_device_simulated() {
 
 /// A daemon whose only device is a receipt printer at `addr`.
 fn printer_only(dir: &std::path::Path, addr: &str) -> std::path::PathBuf {
-    let file = dir.join("printer.toml");
-    let text = format!(
-        "[devices]\nsimulate = false\nstatus_poll_ms = 100\n\n[[devices.list]]\n\
-         kind = \"receipt_printer\"\nname = \"till-1\"\naddress = \"{addr}\"\n"
-    );
+    let device = format!("kind = \"receipt_printer\"\nname = \"till-1\"\naddress = \"{addr}\"");
+    devices_config(dir, "status_poll_ms = 100", &[&device])
+}
+
+/// A daemon on `file` with its data under `dir`, its base URL and a token with `role`.
+fn start_on(dir: &std::path::Path, file: &std::path::Path, role: &str) -> (Daemon, String, String) {
+    let data = dir.join("data");
+    let daemon = Daemon::start(&data, &[("EDGE_CONFIG", file.to_str().unwrap())]).unwrap();
+    let base = daemon.base.clone();
+    let token = issue_token(&data, role).unwrap();
+    (daemon, base, token)
+}
+
+/// A configuration file of `[devices]` with `settings` and one `[[devices.list]]` per entry
+/// of `devices` (their keys as TOML lines), no simulators.
+fn devices_config(dir: &std::path::Path, settings: &str, devices: &[&str]) -> std::path::PathBuf {
+    let file = dir.join("devices.toml");
+    let mut text = format!("[devices]\nsimulate = false\n{settings}\n");
+    for d in devices {
+        text.push_str(&format!("\n[[devices.list]]\n{d}\n"));
+    }
     std::fs::write(&file, text).unwrap();
     file
 }
@@ -624,4 +640,177 @@ fn an_rfid_reader_that_goes_away_is_offline_and_reconnected_when_it_returns() {
     assert!(reads.is_some(), "no tag reads after the reconnect");
     assert!(sim.stats().sessions >= 1, "{:?}", sim.stats());
     assert_eq!(daemon.stop().unwrap(), Some(0));
+}
+
+/// PROTOCOLS.md §2.2: current ZPL firmware does not answer `~HS` while the head is open or
+/// media or ribbon is out, so silence is "in error"; a refused connection is "offline".
+#[test]
+fn a_silent_label_printer_is_in_error_and_an_unreachable_one_offline() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let sim = SimLabelPrinter::start().unwrap();
+    let device = format!(
+        "kind = \"label_printer\"\nname = \"labels\"\naddress = \"{}\"",
+        sim.addr()
+    );
+    let file = devices_config(dir.path(), "status_poll_ms = 100", &[&device]);
+    let (daemon, base, token) = start_on(dir.path(), &file, "associate");
+    let d = wait_state(&base, &token, "labels", "online");
+    assert_eq!(d["state"], "online", "{d}");
+
+    // Head open: the simulator, like the firmware, stays silent.
+    sim.update_state(|s| s.head_open = true);
+    let d = wait_state(&base, &token, "labels", "error");
+    assert_eq!(d["state"], "error", "{d}");
+    let detail = d["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("no host status"), "{d}");
+    assert!(detail.contains("head open"), "{d}");
+    let (status, body) = post(&base, &token, "/v1/devices/labels/check", json!({}));
+    assert_eq!((status, &body["result"]), (200, &json!("error")), "{body}");
+
+    // A label waits, with the reason, and prints when the head is closed.
+    let label = json!({"width": 400, "length": 200, "fields": [
+        {"type": "text", "x": 10, "y": 10, "height": 30, "text": "waits for the head"}
+    ]});
+    let (status, job) = post(&base, &token, "/v1/devices/labels/label", label);
+    assert_eq!(status, 202, "{job}");
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_job(&base, &token, &id, "waiting"), "waiting");
+    let view = get(&base, &token, &format!("/v1/print-jobs/{id}"));
+    let why = view["detail"].as_str().unwrap_or_default();
+    assert!(why.starts_with("error: "), "{view}");
+    assert!(why.contains("no host status"), "{view}");
+    assert!(sim.labels().is_empty());
+    sim.update_state(|s| s.head_open = false);
+    assert_eq!(wait_job(&base, &token, &id, "done"), "done");
+    let labels = sim.wait_for_labels(1, Duration::from_secs(5));
+    assert_eq!(labels[0].data_of("A0"), ["waits for the head"]);
+    assert_eq!(
+        wait_state(&base, &token, "labels", "online")["state"],
+        "online"
+    );
+
+    // Firmware that never answers is in error too.
+    sim.update_state(|s| s.silent = true);
+    assert_eq!(
+        wait_state(&base, &token, "labels", "error")["state"],
+        "error"
+    );
+
+    // The printer is gone: the connection is refused, and that is offline.
+    drop(sim);
+    let d = wait_state(&base, &token, "labels", "offline");
+    assert_eq!(d["state"], "offline", "{d}");
+    assert!(
+        d["detail"].as_str().unwrap_or_default().contains("connect"),
+        "{d}"
+    );
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
+
+/// A drawer on a printer's kick port held open past `drawer_alarm_secs`: the alarm reaches the
+/// WebSocket as a `left_open` drawer event and the drawer's state says so until it closes.
+#[test]
+fn a_drawer_held_open_past_the_alarm_time_is_left_open() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let sim = SimPrinter::start().unwrap();
+    let printer = format!(
+        "kind = \"receipt_printer\"\nname = \"till-1\"\naddress = \"{}\"",
+        sim.addr()
+    );
+    let drawer = "kind = \"kick_drawer\"\nname = \"drawer-1\"\nprinter = \"till-1\"\n\
+                  sensor_open_high = true";
+    let settings = "status_poll_ms = 100\ndrawer_alarm_secs = 1";
+    let file = devices_config(dir.path(), settings, &[&printer, drawer]);
+    let (daemon, base, token) = start_on(dir.path(), &file, "associate");
+    assert_eq!(
+        wait_state(&base, &token, "drawer-1", "closed")["state"],
+        "closed"
+    );
+    let mut ws = connect_events(&base, &token);
+
+    let (status, body) = post(&base, &token, "/v1/devices/drawer-1/open", json!({}));
+    assert_eq!(status, 200, "{body}");
+    sim.update_state(|s| s.drawer_pin3_high = true);
+    let opened_at = Instant::now();
+    let open = wait_event(&mut ws, Duration::from_secs(10), |e| {
+        e["type"] == "drawer" && e["device"] == "drawer-1" && e["state"] == "open"
+    });
+    assert!(open.is_some(), "no open event");
+    let alarm = wait_event(&mut ws, Duration::from_secs(10), |e| {
+        e["type"] == "drawer" && e["state"] == "left_open"
+    });
+    let alarm = alarm.expect("no left_open event");
+    assert_eq!(alarm["device"], "drawer-1", "{alarm}");
+    assert!(
+        opened_at.elapsed() >= Duration::from_millis(900),
+        "the alarm came {:?} after the opening, before its second",
+        opened_at.elapsed()
+    );
+    let d = get(&base, &token, "/v1/devices/drawer-1");
+    assert_eq!(d["state"], "left_open", "{d}");
+
+    sim.update_state(|s| s.drawer_pin3_high = false);
+    let closed = wait_event(&mut ws, Duration::from_secs(10), |e| {
+        e["type"] == "drawer" && e["state"] == "closed"
+    });
+    assert!(closed.is_some(), "no closed event");
+    assert_eq!(
+        wait_state(&base, &token, "drawer-1", "closed")["state"],
+        "closed"
+    );
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
+
+/// Reads are aggregated per EPC over a window; when the field goes quiet the window still
+/// closes on time, so every read the reader sent reaches the claimant well before the reader
+/// would be taken for dead (16 s of silence).
+#[test]
+fn the_last_rfid_window_arrives_when_the_field_goes_quiet() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // The reader appears only after the client has claimed it, so every read it sends is
+    // visible to that client.
+    let addr = format!("127.0.0.1:{}", e2e::free_port());
+    let device = format!("kind = \"rfid_reader\"\nname = \"door\"\naddress = \"{addr}\"");
+    let file = devices_config(dir.path(), "rfid_window_ms = 300", &[&device]);
+    let (daemon, base, token) = start_on(dir.path(), &file, "associate");
+    let mut ws = connect_events(&base, &token);
+    let (status, _) = post(&base, &token, "/v1/devices/door/claim", json!({}));
+    assert_eq!(status, 200);
+
+    let mut cfg = SimConfig::sgtin_population(4);
+    cfg.reads_per_second = 100;
+    let sim = SimReader::bind(addr.as_str(), cfg).unwrap();
+    let d = wait_state(&base, &token, "door", "online");
+    assert_eq!(d["state"], "online", "{d}");
+    let mut received = 0;
+    let first = wait_event(&mut ws, Duration::from_secs(10), |e| {
+        e["type"] == "tag_reads"
+    });
+    received += counts(&first.expect("no tag reads while the field is busy"));
+
+    sim.set_silent(true);
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = sim.stats().reads_sent;
+    let quiet_at = Instant::now();
+    while received < sent && quiet_at.elapsed() < Duration::from_secs(8) {
+        if let Some(e) = wait_event(&mut ws, Duration::from_millis(500), |e| {
+            e["type"] == "tag_reads"
+        }) {
+            received += counts(&e);
+        }
+    }
+    assert_eq!(received, sent, "reads held back after the field went quiet");
+    // Quiet, not dead: the windows were closed by time, not by the reader being dropped.
+    let d = get(&base, &token, "/v1/devices/door");
+    assert_eq!(d["state"], "online", "{d}");
+    assert_eq!(d["stats"]["tag_reads"], sent, "{d}");
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
+
+/// The reads counted in a `tag_reads` event.
+fn counts(event: &Value) -> u64 {
+    event["reads"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|t| t["count"].as_u64()).sum())
+        .unwrap_or(0)
 }

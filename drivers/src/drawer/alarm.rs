@@ -72,6 +72,12 @@ impl OpenAlarm {
         }
     }
 
+    /// Whether the drawer is open and [`AlarmEvent::LeftOpen`] was raised for this opening:
+    /// the condition to show until it closes.
+    pub fn is_left_open(&self) -> bool {
+        matches!(self.seen, Seen::Open { alarmed: true, .. })
+    }
+
     /// Takes one sample: the drawer is open (`is_open`) at `now_ms`. Returns at most one event:
     /// 1. closed (or nothing) → open: [`AlarmEvent::Opened`], even if `after` is zero; a zero
     ///    `after` then raises `LeftOpen` on the next open sample;
@@ -132,6 +138,7 @@ mod tests {
             alarm.observe(true, 1_000 + MINUTE),
             Some(AlarmEvent::LeftOpen { since: 1_000 })
         );
+        assert!(alarm.is_left_open());
         assert_eq!(alarm.observe(true, 1_000 + 5 * MINUTE), None);
         assert_eq!(alarm.is_open(), Some(true));
         assert_eq!(
@@ -139,6 +146,10 @@ mod tests {
             Some(AlarmEvent::Closed {
                 open_for: Duration::from_secs(360)
             })
+        );
+        assert!(
+            !alarm.is_left_open(),
+            "closing ends the left-open condition"
         );
         assert_eq!(alarm.observe(false, 1_000 + 7 * MINUTE), None);
         assert_eq!(alarm.is_open(), Some(false));

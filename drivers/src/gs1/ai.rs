@@ -279,7 +279,7 @@ fn days_in_month(yy: u8, month: u8) -> u8 {
     match month {
         4 | 6 | 9 | 11 => 30,
         // Two-digit years: in both possible centuries yy % 4 == 0 is a leap year (2000 was).
-        2 if yy % 4 == 0 => 29,
+        2 if yy.is_multiple_of(4) => 29,
         2 => 28,
         _ => 31,
     }

@@ -316,6 +316,33 @@ impl LlrpClient {
         }
     }
 
+    /// The next tag read if one arrives within `timeout`; `Ok(None)` when none did, or once the
+    /// stop handle is triggered (tell them apart with [`LlrpClient::is_stopped`]). Keepalives
+    /// are answered meanwhile, so a caller can close time windows while the field is quiet
+    /// without the reader being taken for dead.
+    pub fn next_read_within(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<TagReport>, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.pending.pop_front() {
+                return Ok(Some(r));
+            }
+            if self.stop.is_stopped() || Instant::now() >= deadline {
+                return Ok(None);
+            }
+            if let Some(m) = self.poll()? {
+                self.handle_unsolicited(m)?;
+            }
+        }
+    }
+
+    /// Whether the stop handle was triggered.
+    pub fn is_stopped(&self) -> bool {
+        self.stop.is_stopped()
+    }
+
     /// Tag reads as an iterator; it ends when the stop handle is triggered, or after
     /// yielding the first error.
     pub fn reads(&mut self) -> Reads<'_> {

@@ -408,7 +408,7 @@ pub fn decode_hex(hex: &str) -> Result<Epc, EpcError> {
 /// Parses hex text into bytes.
 pub fn parse_hex(hex: &str) -> Result<Vec<u8>, EpcError> {
     let b = hex.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(EpcError::Hex(b.len()));
     }
     let nib = |i: usize| -> Result<u8, EpcError> {

@@ -59,7 +59,7 @@ impl InputEvent {
 /// Splits a recorded stream (e.g. `cat /dev/input/eventN > file` on a 64-bit machine) into
 /// events.
 pub fn read_events(bytes: &[u8]) -> Result<Vec<InputEvent>, ScannerError> {
-    if bytes.len() % EVENT_SIZE != 0 {
+    if !bytes.len().is_multiple_of(EVENT_SIZE) {
         return Err(ScannerError::TruncatedEvent { len: bytes.len() });
     }
     Ok(bytes

@@ -30,8 +30,11 @@ pub enum LabelPrinterError {
     /// Reading or writing failed.
     #[error("label printer I/O failed")]
     Io(#[from] io::Error),
-    /// No complete `~HS` reply in time: the printer is in error (or off).
-    #[error("label printer sent no host status within {0:?} (in error or offline)")]
+    /// No complete `~HS` reply in time on an open connection: the printer is in error.
+    #[error(
+        "label printer sent no host status within {0:?}: in error \
+         (media out, ribbon out, head open, rewinder full or over temperature)"
+    )]
     NoStatusReply(Duration),
     /// The reply could not be parsed.
     #[error("label printer sent a malformed host status")]

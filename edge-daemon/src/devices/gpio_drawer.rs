@@ -11,7 +11,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use drivers::drawer::linux_gpio::CdevDrawer;
-use drivers::drawer::{AlarmEvent, DrawerSettings, OpenAlarm};
+use drivers::drawer::{DrawerSettings, OpenAlarm};
 
 use super::hub::{DeviceEvent, Hub};
 use super::printer::{error_chain, Command};
@@ -98,21 +98,16 @@ impl GpioDrawerWorker {
     }
 
     fn observe(&self, open: bool, last: &mut Option<bool>, alarm: &mut OpenAlarm, t0: Instant) {
-        let state = if open { "open" } else { "closed" };
-        self.set_state(state, None);
-        if *last != Some(open) {
-            *last = Some(open);
-            self.hub.publish(DeviceEvent::Drawer {
-                device: self.name.clone(),
-                state: state.to_owned(),
-            });
-        }
         let now_ms = t0.elapsed().as_millis() as u64;
-        if let Some(AlarmEvent::LeftOpen { .. }) = alarm.observe(open, now_ms) {
-            tracing::warn!(device = %self.name, "drawer left open");
+        let (state, event) = super::printer::drawer_sample(alarm, last, open, now_ms);
+        self.set_state(state, None);
+        if let Some(event) = event {
+            if event == "left_open" {
+                tracing::warn!(device = %self.name, "drawer left open");
+            }
             self.hub.publish(DeviceEvent::Drawer {
                 device: self.name.clone(),
-                state: "left_open".to_owned(),
+                state: event.to_owned(),
             });
         }
     }

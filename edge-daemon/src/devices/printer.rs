@@ -3,11 +3,13 @@
 //! receipt printer's kick port.
 //!
 //! Steps of one round, every `status_poll_ms` or when woken:
-//! 1. Connect if not connected; a printer that cannot be reached is `offline`.
+//! 1. Connect if not connected; a printer that cannot be reached is `offline`. A failed status
+//!    query stands for the condition its backend gives it: `offline`, except a ZPL printer's
+//!    silence after `~HS`, which is `error` (media or ribbon out, head open, over temperature).
 //! 2. Query status (stale bytes drained by the driver); publish a change of state, and of the
 //!    drawer sensor of every drawer on this printer (with the left-open alarm).
 //! 3. Take the oldest pending job. If the printer is not ready, the job waits with the reason
-//!    (paper out, cover open, offline) and fails after `job_wait_secs`. If it is ready, the job is
+//!    (paper out, cover open, offline, error with its cause) and fails after `job_wait_secs`. If it is ready, the job is
 //!    marked `printing`, sent, and marked `done`; a failure before any byte was sent leaves it
 //!    waiting, a failure in the middle fails it (the printer may hold part of it).
 
@@ -65,6 +67,11 @@ pub trait Backend: Send + 'static {
     fn connect(address: &str) -> Result<Self::Conn, Self::Error>;
     /// Asks the printer for its status (stale replies drained by the driver).
     fn status(conn: &mut Self::Conn) -> Result<Self::Status, Self::Error>;
+    /// The condition a failed connect or status query stands for: `offline` unless the
+    /// protocol gives the failure a meaning of its own.
+    fn failure_state(_error: &Self::Error) -> &'static str {
+        "offline"
+    }
     /// The printer's condition as one word, with detail.
     fn condition(status: &Self::Status) -> (&'static str, Option<String>);
     /// Whether a job sent now would print.
@@ -140,7 +147,9 @@ impl Backend for Receipt {
     }
 }
 
-/// ZPL label printers on TCP 9100. No reply to `~HS` means "in error" (offline).
+/// ZPL label printers on TCP 9100. No reply to `~HS` means "in error" (PROTOCOLS.md §2.2:
+/// current firmware stays silent while media out, ribbon out, head open, rewinder full or over
+/// temperature); a printer that cannot be connected to is offline.
 #[derive(Debug, Clone, Copy)]
 pub struct Label;
 
@@ -154,6 +163,12 @@ impl Backend for Label {
     }
     fn status(conn: &mut TcpLabelPrinter) -> Result<HostStatus, LabelPrinterError> {
         conn.query_status()
+    }
+    fn failure_state(e: &LabelPrinterError) -> &'static str {
+        match e {
+            LabelPrinterError::NoStatusReply(_) => "error",
+            _ => "offline",
+        }
     }
     fn condition(s: &HostStatus) -> (&'static str, Option<String>) {
         if s.head_open {
@@ -256,7 +271,7 @@ impl<B: Backend> PrinterWorker<B> {
                 let now_ms = started.elapsed().as_millis() as u64;
                 self.observe_drawers(s, &mut alarms, now_ms);
             }
-            self.print_pending(&mut printer, status.as_ref().ok());
+            self.print_pending(&mut printer, status.as_ref());
             match rx.recv_timeout(self.poll) {
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Command::Wake) | Err(RecvTimeoutError::Timeout) => {}
@@ -268,9 +283,13 @@ impl<B: Backend> PrinterWorker<B> {
                     let _ = reply.send(res);
                 }
                 Ok(Command::Check { reply }) => {
-                    let res = self
-                        .refresh(&mut printer)
-                        .map(|s| B::condition(&s).0.to_owned());
+                    // A failure with a meaning (a silent label printer is in error) is an
+                    // answer; a printer that cannot be reached is not.
+                    let res = match self.refresh(&mut printer) {
+                        Ok(s) => Ok(B::condition(&s).0.to_owned()),
+                        Err(f) if f.state != "offline" => Ok(f.state.to_owned()),
+                        Err(f) => Err(f.detail),
+                    };
                     let _ = reply.send(res);
                 }
             }
@@ -296,18 +315,34 @@ impl<B: Backend> PrinterWorker<B> {
         })
     }
 
-    /// Connects if needed and queries status; publishes a change of condition.
-    fn refresh(&self, printer: &mut Option<B::Conn>) -> Result<B::Status, String> {
-        let res = self.with_printer(printer, |p| B::status(p));
+    /// Connects if needed and queries status; publishes a change of condition. A failure
+    /// comes back as the condition it stands for ([`Backend::failure_state`]) with its cause.
+    fn refresh(&self, printer: &mut Option<B::Conn>) -> Result<B::Status, Failure> {
+        let res = self.query(printer);
         let (state, detail) = match &res {
-            Ok(s) => {
-                let (c, d) = B::condition(s);
-                (c.to_owned(), d)
-            }
-            Err(e) => ("offline".to_owned(), Some(e.clone())),
+            Ok(s) => B::condition(s),
+            Err(f) => (f.state, Some(f.detail.clone())),
         };
-        self.set_state(&self.name, &self.state, &state, detail);
+        self.set_state(&self.name, &self.state, state, detail);
         res
+    }
+
+    fn query(&self, printer: &mut Option<B::Conn>) -> Result<B::Status, Failure> {
+        let failure = |e: &B::Error| Failure {
+            state: B::failure_state(e),
+            detail: error_chain(e),
+        };
+        if printer.is_none() {
+            *printer = Some(self.connect().map_err(|e| failure(&e))?);
+        }
+        let p = printer.as_mut().ok_or(Failure {
+            state: "offline",
+            detail: "not connected".into(),
+        })?;
+        B::status(p).map_err(|e| {
+            *printer = None;
+            failure(&e)
+        })
     }
 
     fn set_state(&self, device: &str, shared: &Shared, state: &str, detail: Option<String>) {
@@ -333,20 +368,15 @@ impl<B: Backend> PrinterWorker<B> {
     ) {
         for (drawer, (alarm, last)) in self.drawers.iter().zip(alarms.iter_mut()) {
             let open = B::drawer_open(s, drawer.sensor_open_high);
-            let state = if open { "open" } else { "closed" };
+            let (state, event) = drawer_sample(alarm, last, open, now_ms);
             self.set_state(&drawer.name, &drawer.state, state, None);
-            if *last != Some(open) {
-                *last = Some(open);
+            if let Some(event) = event {
+                if event == "left_open" {
+                    tracing::warn!(device = %drawer.name, "drawer left open");
+                }
                 self.hub.publish(DeviceEvent::Drawer {
                     device: drawer.name.clone(),
-                    state: state.to_owned(),
-                });
-            }
-            if let Some(AlarmEvent::LeftOpen { .. }) = alarm.observe(open, now_ms) {
-                tracing::warn!(device = %drawer.name, "drawer left open");
-                self.hub.publish(DeviceEvent::Drawer {
-                    device: drawer.name.clone(),
-                    state: "left_open".to_owned(),
+                    state: event.to_owned(),
                 });
             }
         }
@@ -357,7 +387,7 @@ impl<B: Backend> PrinterWorker<B> {
     }
 
     /// Prints pending jobs while the printer is ready.
-    fn print_pending(&self, printer: &mut Option<B::Conn>, status: Option<&B::Status>) {
+    fn print_pending(&self, printer: &mut Option<B::Conn>, status: Result<&B::Status, &Failure>) {
         loop {
             let job = match self.store.next_print_job(&self.name) {
                 Ok(Some(job)) => job,
@@ -367,11 +397,11 @@ impl<B: Backend> PrinterWorker<B> {
                     return;
                 }
             };
-            let ready = status.is_some_and(B::ready);
+            let ready = status.is_ok_and(B::ready);
             if !ready {
                 let reason = match status {
-                    Some(s) => B::condition(s).0.to_owned(),
-                    None => "offline".to_owned(),
+                    Ok(s) => B::condition(s).0.to_owned(),
+                    Err(f) => format!("{}: {}", f.state, f.detail),
                 };
                 self.wait_or_fail(&job, reason);
                 return;
@@ -453,6 +483,36 @@ impl<B: Backend> PrinterWorker<B> {
     }
 }
 
+/// One sample of a drawer's open sensor: the drawer's state (`open`, `closed`, or `left_open`
+/// from the alarm until it closes) and the drawer event to publish, if any (`open` and
+/// `closed` on a change, `left_open` once per opening that lasts the alarm time).
+pub(super) fn drawer_sample(
+    alarm: &mut OpenAlarm,
+    last: &mut Option<bool>,
+    open: bool,
+    now_ms: u64,
+) -> (&'static str, Option<&'static str>) {
+    let plain = if open { "open" } else { "closed" };
+    let mut event = (*last != Some(open)).then_some(plain);
+    *last = Some(open);
+    if let Some(AlarmEvent::LeftOpen { .. }) = alarm.observe(open, now_ms) {
+        event = Some("left_open");
+    }
+    let state = if alarm.is_left_open() {
+        "left_open"
+    } else {
+        plain
+    };
+    (state, event)
+}
+
+/// A failed status query: the condition it stands for and its cause.
+#[derive(Debug, Clone)]
+struct Failure {
+    state: &'static str,
+    detail: String,
+}
+
 /// An error and its causes, `: `-separated.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -468,4 +528,24 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 /// A worker's shared state, for the API.
 pub fn new_shared() -> Shared {
     Arc::new(Mutex::new(DeviceState::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drawer_left_open_shows_it_until_it_closes() {
+        let mut alarm = OpenAlarm::new(Duration::from_millis(1_000));
+        let mut last = None;
+        let mut sample = |open, t| drawer_sample(&mut alarm, &mut last, open, t);
+        assert_eq!(sample(false, 0), ("closed", Some("closed")));
+        assert_eq!(sample(false, 100), ("closed", None));
+        assert_eq!(sample(true, 200), ("open", Some("open")));
+        assert_eq!(sample(true, 1_199), ("open", None));
+        assert_eq!(sample(true, 1_200), ("left_open", Some("left_open")));
+        assert_eq!(sample(true, 5_000), ("left_open", None));
+        assert_eq!(sample(false, 5_100), ("closed", Some("closed")));
+        assert_eq!(sample(true, 5_200), ("open", Some("open")));
+    }
 }

@@ -177,7 +177,9 @@ impl ScannerWorker {
     }
 }
 
-/// An LLRP RFID reader: reads aggregated per EPC over `window`, published once per window.
+/// An LLRP RFID reader: reads aggregated per EPC over `window`, published once per window. The
+/// worker wakes at least every [`POLL`] (or `window`, if shorter) while no read arrives, so the
+/// last window before the field goes quiet is published on time rather than held back.
 #[derive(Debug, Clone)]
 pub struct RfidWorker {
     pub name: String,
@@ -220,8 +222,10 @@ impl RfidWorker {
             delay.reset();
             set_state(&self.hub, &self.name, &self.state, "online", None);
             let mut agg = Aggregator::with_window(self.window.as_micros() as u64);
+            // Wake at least this often while the field is quiet, to close windows on time.
+            let idle = POLL.min(self.window);
             loop {
-                match client.next_read() {
+                match client.next_read_within(idle) {
                     Ok(Some(read)) => {
                         agg.add(&read);
                         self.count(1);
@@ -229,11 +233,16 @@ impl RfidWorker {
                             self.publish(&window);
                         }
                     }
-                    Ok(None) => {
+                    Ok(None) if client.is_stopped() => {
                         let rest = client.stop().unwrap_or_default();
                         agg.extend(&rest);
                         self.publish(&agg.flush());
                         return;
+                    }
+                    Ok(None) => {
+                        if let Some(window) = agg.take_window(now_us()) {
+                            self.publish(&window);
+                        }
                     }
                     Err(e) => {
                         self.publish(&agg.flush());

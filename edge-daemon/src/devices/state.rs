@@ -20,7 +20,7 @@ pub struct Stats {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceState {
     /// `unknown`, `online`, `offline`, `paper_low`, `paper_out`, `cover_open`, `error`, `open`,
-    /// `closed`, …
+    /// `closed`, `left_open` (a drawer open longer than the alarm time), …
     pub state: String,
     pub detail: Option<String>,
     pub since: Timestamp,
