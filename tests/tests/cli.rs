@@ -205,3 +205,57 @@ fn sigterm_lets_a_request_in_flight_finish_and_keeps_what_it_wrote() {
     assert!(r.headers().get("idempotent-replayed").is_some());
     assert_eq!(daemon.stop().unwrap(), Some(0));
 }
+
+#[test]
+fn verify_on_a_running_daemon_under_writes_sees_one_point_in_time() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = dir.path().join("data");
+    let unlimited = [
+        ("EDGE_PAIRING__PER_CLIENT_PER_MINUTE", "1000000"),
+        ("EDGE_PAIRING__TOTAL_PER_MINUTE", "1000000"),
+    ];
+    let daemon = Daemon::start(&data, &unlimited).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, stop, written) = (daemon.base.clone(), stop.clone(), written.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let body = serde_json::json!({
+                        "device_name": "verify load", "token": e2e::device_token()
+                    });
+                    let resp = client()
+                        .post(format!("{base}/v1/pairing"))
+                        .header("idempotency-key", e2e::new_key())
+                        .json(&body)
+                        .send()
+                        .unwrap();
+                    assert_eq!(resp.status().as_u16(), 201);
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for round in 0..5 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let out = cli(&data, &["verify"]).unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "round {round}: {all}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(
+        written.load(Ordering::Relaxed) > 20,
+        "the writers must have been writing while verify ran"
+    );
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}

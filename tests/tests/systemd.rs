@@ -60,6 +60,15 @@ fn notifies_ready_feeds_the_watchdog_and_says_stopping_with_json_logs() {
         .unwrap();
     let mut child = KillOnDrop(child);
     receive_until(&sock, "READY=1", Duration::from_secs(20));
+    // A pairing request, whose handler logs from the blocking pool inside the request's span.
+    let resp = e2e::client()
+        .post(format!("http://127.0.0.1:{port}/v1/pairing"))
+        .header("idempotency-key", e2e::new_key())
+        .header("x-request-id", "req-systemd-1")
+        .json(&serde_json::json!({"device_name": "log test", "token": e2e::device_token()}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
     // Two watchdog pings at half the 200 ms interval.
     receive_until(&sock, "WATCHDOG=1", Duration::from_secs(5));
     receive_until(&sock, "WATCHDOG=1", Duration::from_secs(5));
@@ -88,4 +97,13 @@ fn notifies_ready_feeds_the_watchdog_and_says_stopping_with_json_logs() {
         "structured fields: {ready}"
     );
     assert_eq!(ready["level"], "INFO");
+    let requested = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "pairing requested")
+        .expect("a pairing requested line");
+    assert_eq!(
+        requested["span"]["request_id"], "req-systemd-1",
+        "the handler's line carries its request's span: {requested}"
+    );
 }

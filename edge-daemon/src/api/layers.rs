@@ -25,7 +25,7 @@ pub async fn authenticate(
         ApiError::Unauthorized("send Authorization: Bearer <token>; pair the device first".into())
     })?;
     let store = state.store.clone();
-    let outcome = tokio::task::spawn_blocking(move || auth::authenticate(&store.reader(), &token))
+    let outcome = super::blocking(move || auth::authenticate(&store.reader(), &token))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let principal = match outcome {

@@ -118,6 +118,17 @@ impl AppState {
     }
 }
 
+/// Runs blocking store work on tokio's blocking pool inside the caller's span, so that what it
+/// logs carries the request's id, method and path.
+pub async fn blocking<T, F>(f: F) -> Result<T, tokio::task::JoinError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f)).await
+}
+
 /// The whole LAN service.
 pub fn router(state: AppState) -> Router {
     let public = Router::new()

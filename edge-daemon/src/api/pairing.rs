@@ -149,7 +149,7 @@ pub async fn status(
         .parse()
         .map_err(|_| ApiError::field("id", "not a pairing id (UUID)"))?;
     let store = state.store.clone();
-    let rec = tokio::task::spawn_blocking(move || store.reader().pairing(id))
+    let rec = super::blocking(move || store.reader().pairing(id))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??
         .ok_or_else(|| ApiError::NotFound(format!("no pairing {id}")))?;
@@ -178,7 +178,7 @@ pub async fn list(
 ) -> Result<Json<Vec<PendingPairing>>, ApiError> {
     p.require(APPROVERS)?;
     let store = state.store.clone();
-    let open = tokio::task::spawn_blocking(move || store.reader().open_pairings(now()))
+    let open = super::blocking(move || store.reader().open_pairings(now()))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(open.into_iter().map(PendingPairing::from).collect()))

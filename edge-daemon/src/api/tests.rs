@@ -533,6 +533,38 @@ async fn protected_endpoints_refuse_requests_without_a_valid_token() {
 }
 
 #[tokio::test]
+async fn every_protected_route_answers_401_without_a_token() {
+    let api = Api::new();
+    let seq = api.last_seq();
+    let mut checked = 0;
+    for &(path, method, protected) in ROUTES.iter().filter(|r| r.2) {
+        let concrete = path
+            .replace("{id}", &TokenId::random().to_string())
+            .replace("{code}", "123456")
+            .replace("{name}", "receipt-1")
+            .replace("{sku}", "MUG-1")
+            .replace("{line}", "1");
+        let method: Method = method.to_uppercase().parse().expect("method");
+        let mut c = call(method.clone(), &concrete);
+        if method != Method::GET {
+            c = c.key(&fresh_key()).json(&json!({}));
+        }
+        let r = api.send(c).await;
+        assert!(protected);
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            r.text()
+        );
+        r.problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        checked += 1;
+    }
+    assert!(checked > 40, "ROUTES lists the protected routes ({checked})");
+    assert_eq!(api.last_seq(), seq, "nothing was written");
+}
+
+#[tokio::test]
 async fn associates_are_forbidden_on_manager_and_technician_endpoints() {
     let api = Api::new();
     let associate = api.issue(Role::Associate);

@@ -52,7 +52,7 @@ pub async fn list(
 ) -> Result<Json<Vec<TokenView>>, ApiError> {
     p.require(MANAGERS)?;
     let store = state.store.clone();
-    let tokens = tokio::task::spawn_blocking(move || store.reader().tokens())
+    let tokens = super::blocking(move || store.reader().tokens())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))

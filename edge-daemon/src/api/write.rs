@@ -58,7 +58,7 @@ impl Decision {
 pub async fn replay(state: &AppState, idem: &IdemRequest) -> Result<Option<Response>, ApiError> {
     let store = state.store.clone();
     let req = idem.clone();
-    let found = tokio::task::spawn_blocking(move || store.idempotency_record(&req))
+    let found = super::blocking(move || store.idempotency_record(&req))
         .await
         .map_err(|e| ApiError::Internal(format!("lookup task failed: {e}")))??;
     let Some(rec) = found else { return Ok(None) };
@@ -86,7 +86,7 @@ where
     F: FnOnce(&Reader<'_>) -> Result<Decision, ApiError> + Send + 'static,
 {
     let store = state.store.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
+    let outcome = super::blocking(move || {
         store.write(Some(&idem), |r| {
             let d = decide(r)?;
             let stored = Stored {

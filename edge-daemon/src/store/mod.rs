@@ -63,8 +63,6 @@ const META_NEXT_PRINT_SEQ: &[u8] = b"next_print_seq";
 pub struct StoreSettings {
     /// Page cache size in MiB. sled otherwise grows toward the database size.
     pub cache_capacity_mib: u64,
-    /// Compress pages with zstd: smaller on disk, more CPU per write.
-    pub use_compression: bool,
     /// How long an idempotency key is remembered, in hours.
     pub idempotency_retention_hours: u64,
 }
@@ -73,7 +71,6 @@ impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             cache_capacity_mib: 64,
-            use_compression: false,
             idempotency_retention_hours: 168,
         }
     }
@@ -612,7 +609,8 @@ fn open_sled(path: &Path, settings: &StoreSettings) -> sled::Result<sled::Db> {
     let config = sled::Config::new()
         .path(path)
         .cache_capacity(settings.cache_capacity_mib.saturating_mul(1024 * 1024))
-        .use_compression(settings.use_compression)
+        // sled is built without its zstd feature: pages are stored uncompressed.
+        .use_compression(false)
         .mode(sled::Mode::LowSpace)
         // Durability comes from explicit flushes at commit, never from a timer.
         .flush_every_ms(None);

@@ -40,8 +40,12 @@ impl Store {
     /// Replays the whole journal into memory and compares every projection tree with it;
     /// also checks that sequences are gap-free, that every entry decodes and belongs to this
     /// store, and that the next sequence follows the last entry.
+    ///
+    /// It holds the writer lock throughout, so that journal and projections are compared at one
+    /// point in time: on a running daemon, writes wait until it is done (sled has no snapshots).
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let inner = &*self.inner;
+        let _writes_wait = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = VerifyReport::default();
         let mut rebuilt = MemView::default();
         let mut expected_seq = 1u64;
