@@ -259,3 +259,46 @@ fn verify_on_a_running_daemon_under_writes_sees_one_point_in_time() {
     );
     assert_eq!(daemon.stop().unwrap(), Some(0));
 }
+
+#[test]
+fn metrics_show_requests_by_route_and_the_journal_flushes() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = dir.path().join("data");
+    let daemon = Daemon::start(&data, &[]).unwrap();
+    let manager = issue_token(&data, "manager").unwrap();
+    let resp = client()
+        .post(format!("{}/v1/pairing", daemon.base))
+        .header("idempotency-key", e2e::new_key())
+        .json(&serde_json::json!({"device_name": "metrics", "token": e2e::device_token()}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let unauthenticated = client()
+        .get(format!("{}/metrics", daemon.base))
+        .send()
+        .unwrap();
+    assert_eq!(unauthenticated.status().as_u16(), 401);
+    let text = client()
+        .get(format!("{}/metrics", daemon.base))
+        .bearer_auth(&manager)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let pairing_requests = text
+        .lines()
+        .find(|l| l.starts_with("http_requests_total{") && l.contains("route=\"/v1/pairing\""))
+        .unwrap_or_else(|| panic!("no request counter for /v1/pairing in:\n{text}"));
+    let count: f64 = pairing_requests
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(count >= 1.0, "{pairing_requests}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("journal_flush_seconds") && !l.ends_with(" 0")),
+        "journal flushes are timed:\n{text}"
+    );
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
