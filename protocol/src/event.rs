@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CustomerId, PairingId, SaleId, TokenId};
 use crate::money::{Currency, Money};
-use crate::pos::{CartOp, CustomerProfile, ReturnRecord, SaleRecord, TillMove};
+use crate::pos::{
+    CartOp, CustomerProfile, ExchangeRecord, PriceBasis, ReturnRecord, SaleRecord, Settlement,
+    TillMove,
+};
 use crate::time::Timestamp;
 
 /// What a LAN client may do. Checked by the daemon on every authenticated request.
@@ -158,6 +161,36 @@ pub enum Event {
     CustomerErased { customer: CustomerId, by: Actor },
     /// A customer asked for a completed sale's receipt by email; the cloud sends it.
     ReceiptEmailRequested { sale: SaleId, to: String, by: Actor },
+    /// A sale completed, fully paid, with its settlement (offline ledger, cash rounding,
+    /// exemption): the transaction's one record. Supersedes [`Event::SaleCompleted`].
+    SaleCompletedV2 {
+        sale: SaleId,
+        record: SaleRecord,
+        settlement: Settlement,
+    },
+    /// Items of a completed sale were returned and refunded, with the settlement. Supersedes
+    /// [`Event::ReturnCompleted`].
+    ReturnCompletedV2 {
+        id: SaleId,
+        original: SaleId,
+        record: ReturnRecord,
+        settlement: Settlement,
+    },
+    /// Items of `original` were exchanged for new ones in one transaction; `id` is the new
+    /// sale (and the exchange's receipt number).
+    ExchangeCompleted {
+        id: SaleId,
+        original: SaleId,
+        record: ExchangeRecord,
+    },
+    /// Items came back without a receipt, accepted by a manager and priced by `basis`; the
+    /// record's lines are numbered in the order given and refer to no sale.
+    ReturnWithoutReceipt {
+        id: SaleId,
+        record: ReturnRecord,
+        basis: PriceBasis,
+        settlement: Settlement,
+    },
 }
 
 impl Event {
@@ -181,6 +214,10 @@ impl Event {
             Event::CustomerSaved { .. } => "customer_saved",
             Event::CustomerErased { .. } => "customer_erased",
             Event::ReceiptEmailRequested { .. } => "receipt_email_requested",
+            Event::SaleCompletedV2 { .. } => "sale_completed_v2",
+            Event::ReturnCompletedV2 { .. } => "return_completed_v2",
+            Event::ExchangeCompleted { .. } => "exchange_completed",
+            Event::ReturnWithoutReceipt { .. } => "return_without_receipt",
         }
     }
 }

@@ -4,6 +4,14 @@
 //! These are facts, already decided and priced by the daemon's domain rules: a line added to a
 //! cart carries the unit price resolved at that moment, a completed sale carries every line,
 //! discount, tax amount and tender. Replaying them needs no catalog and no clock.
+//!
+//! # Records added later
+//! Encodings are positional, so a record never gains a field. What completed transactions
+//! record since the offline ledger, cash rounding and tax exemptions is a [`Settlement`], carried
+//! by the events added for it ([`crate::Event::SaleCompletedV2`],
+//! [`crate::Event::ReturnCompletedV2`], [`crate::Event::ExchangeCompleted`],
+//! [`crate::Event::ReturnWithoutReceipt`]); the first events stay readable with the defaults of
+//! [`Settlement::legacy`].
 
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +31,7 @@ pub struct LineItem {
     pub unit_price: Money,
 }
 
-/// How a tender was paid.
+/// How a tender was paid. New kinds are appended at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenderKind {
@@ -178,4 +186,61 @@ pub struct CustomerProfile {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub marketing_consent: bool,
+}
+
+/// A tax exemption of a whole sale: no tax is charged on any line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxExemption {
+    /// Why (a resale or diplomatic certificate number, a charity), as entered.
+    pub reason: String,
+    pub by: Actor,
+}
+
+/// What a completed transaction records beside its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// Whether the cloud link was connected when the transaction completed: the offline ledger.
+    pub cloud_reachable: bool,
+    /// Cash rounding of the amount settled in cash: what the customer paid (positive) or was
+    /// given (negative) beyond the exact amount. Zero when not configured or no cash moved.
+    pub cash_rounding: Money,
+    pub exemption: Option<TaxExemption>,
+}
+
+impl Settlement {
+    /// The settlement of a transaction journaled before settlements existed: cloud reachability
+    /// unknown (recorded as unreachable, so the ledger lists it until acknowledged), no cash
+    /// rounding, no exemption.
+    pub fn legacy(currency: crate::Currency) -> Settlement {
+        Settlement {
+            cloud_reachable: false,
+            cash_rounding: Money::zero(currency),
+            exemption: None,
+        }
+    }
+}
+
+/// An exchange: items of an original sale taken back and new items sold in one transaction.
+///
+/// `returned` refunds the items at the price paid to the original tenders, and `sold` is paid
+/// first by those same tenders up to the smaller of the two totals, then by new tenders for a
+/// positive balance. So per tender, `sold.tenders − sold.change − returned.refunds` is what
+/// really moved: the balance paid, or refunded when `sold.total < returned.total`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangeRecord {
+    pub returned: ReturnRecord,
+    pub sold: SaleRecord,
+    /// `sold.total − returned.total`: paid when positive, refunded when negative.
+    pub balance: Money,
+    pub settlement: Settlement,
+}
+
+/// How a return without a receipt is priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceBasis {
+    /// The price in effect when the item comes back.
+    CurrentPrice,
+    /// The lowest price of the item in any price book of the catalog.
+    LowestPrice,
 }

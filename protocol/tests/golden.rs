@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use protocol::envelope::MAGIC;
 use protocol::event::Actor;
 use protocol::pos::{
-    CartOp, CustomerProfile, LineDiscount, LineItem, LineTax, ReturnRecord, ReturnedLine,
-    SaleRecord, SoldLine, Tender, TenderKind, TillMove,
+    CartOp, CustomerProfile, ExchangeRecord, LineDiscount, LineItem, LineTax, PriceBasis,
+    ReturnRecord, ReturnedLine, SaleRecord, Settlement, SoldLine, TaxExemption, Tender, TenderKind,
+    TillMove,
 };
 use protocol::{
     Currency, CustomerId, Envelope, Event, EventId, Money, PairingId, Role, SaleId, StoreId,
@@ -178,25 +179,7 @@ fn cases() -> Vec<Envelope> {
             Event::ReturnCompleted {
                 id: SaleId(uuid("5a1e0000-0000-4000-8000-000000000002")),
                 original: sale(),
-                record: ReturnRecord {
-                    till: Some("till-1".to_owned()),
-                    lines: vec![ReturnedLine {
-                        line: 1,
-                        sku: "TEE-WHT-M".to_owned(),
-                        category: "apparel".to_owned(),
-                        quantity: 1,
-                        refund: usd_m(2_622),
-                        tax: usd_m(122),
-                    }],
-                    total: usd_m(2_622),
-                    refunds: vec![Tender {
-                        kind: TenderKind::Card,
-                        amount: usd_m(2_622),
-                        reference: Some("AUTH-7731".to_owned()),
-                    }],
-                    reason: "wrong size".to_owned(),
-                    by: Actor::Token(token()),
-                },
+                record: return_record(),
             },
         ),
         envelope(
@@ -266,7 +249,103 @@ fn cases() -> Vec<Envelope> {
                 by: Actor::Token(token()),
             },
         ),
+        envelope(
+            313,
+            "00000012-0000-4000-8000-000000000012",
+            17,
+            Event::SaleCompletedV2 {
+                sale: sale(),
+                record: sale_record(),
+                settlement: Settlement {
+                    cloud_reachable: false,
+                    cash_rounding: usd_m(-2),
+                    exemption: Some(TaxExemption {
+                        reason: "resale certificate NY-12345".to_owned(),
+                        by: Actor::Token(manager_token()),
+                    }),
+                },
+            },
+        ),
+        envelope(
+            314,
+            "00000013-0000-4000-8000-000000000013",
+            18,
+            Event::ReturnCompletedV2 {
+                id: SaleId(uuid("5a1e0000-0000-4000-8000-000000000002")),
+                original: sale(),
+                record: return_record(),
+                settlement: Settlement {
+                    cloud_reachable: true,
+                    cash_rounding: usd_m(0),
+                    exemption: None,
+                },
+            },
+        ),
+        envelope(
+            315,
+            "00000014-0000-4000-8000-000000000014",
+            19,
+            Event::ExchangeCompleted {
+                id: SaleId(uuid("5a1e0000-0000-4000-8000-000000000003")),
+                original: sale(),
+                record: ExchangeRecord {
+                    returned: return_record(),
+                    sold: sale_record(),
+                    balance: usd_m(4_719 - 2_622),
+                    settlement: Settlement {
+                        cloud_reachable: true,
+                        cash_rounding: usd_m(1),
+                        exemption: None,
+                    },
+                },
+            },
+        ),
+        envelope(
+            316,
+            "00000015-0000-4000-8000-000000000015",
+            20,
+            Event::ReturnWithoutReceipt {
+                id: SaleId(uuid("5a1e0000-0000-4000-8000-000000000004")),
+                record: ReturnRecord {
+                    refunds: vec![Tender {
+                        kind: TenderKind::StoreCredit,
+                        amount: usd_m(2_622),
+                        reference: Some("CN-5a1e0000".to_owned()),
+                    }],
+                    by: Actor::Token(manager_token()),
+                    ..return_record()
+                },
+                basis: PriceBasis::LowestPrice,
+                settlement: Settlement {
+                    cloud_reachable: false,
+                    cash_rounding: usd_m(0),
+                    exemption: None,
+                },
+            },
+        ),
     ]
+}
+
+fn return_record() -> ReturnRecord {
+    ReturnRecord {
+        till: Some("till-1".to_owned()),
+        lines: vec![ReturnedLine {
+            line: 1,
+            sku: "TEE-WHT-M".to_owned(),
+            category: "apparel".to_owned(),
+            quantity: 1,
+            refund: usd_m(2_622),
+            tax: usd_m(122),
+        }],
+        total: usd_m(2_622),
+        refunds: vec![Tender {
+            kind: TenderKind::Card,
+            amount: usd_m(2_622),
+            reference: Some("AUTH-7731".to_owned()),
+        }],
+        reason: "wrong size".to_owned(),
+        by: Actor::Token(token()),
+    }
 }
 
 fn usd() -> Currency {
@@ -358,9 +437,13 @@ fn variant_index(event: &Event) -> usize {
         Event::CustomerSaved { .. } => 14,
         Event::CustomerErased { .. } => 15,
         Event::ReceiptEmailRequested { .. } => 16,
+        Event::SaleCompletedV2 { .. } => 17,
+        Event::ReturnCompletedV2 { .. } => 18,
+        Event::ExchangeCompleted { .. } => 19,
+        Event::ReturnWithoutReceipt { .. } => 20,
     }
 }
-const VARIANTS: usize = 17;
+const VARIANTS: usize = 21;
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use protocol::pos::LineItem;
+use protocol::pos::{LineItem, PriceBasis};
 use protocol::{Currency, Money, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +86,30 @@ pub struct Policy {
     /// A manager may accept a return outside the window.
     #[serde(default)]
     pub return_days: Option<u32>,
+    /// Returns without a receipt; absent means the store takes none.
+    #[serde(default)]
+    pub no_receipt: Option<NoReceiptPolicy>,
+}
+
+/// How a return without a receipt is priced and refunded. Only a manager accepts one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoReceiptPolicy {
+    /// The unit price refunded: the price now, or the lowest in any price book.
+    pub basis: PriceBasis,
+    /// The tender the refund is given in.
+    pub refund: NoReceiptRefund,
+    /// The most one return without a receipt refunds, in minor units, tax included.
+    pub limit: i64,
+}
+
+/// The tender of a refund without a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoReceiptRefund {
+    /// A credit note for the next purchase.
+    StoreCredit,
+    Cash,
 }
 
 /// A whole catalog.
@@ -166,6 +190,8 @@ pub enum CatalogError {
     Barcode { sku: String, source: BarcodeError },
     #[error("price book {book:?}: {reason}")]
     Price { book: String, reason: String },
+    #[error("policy: {0}")]
+    Policy(String),
     #[error(transparent)]
     Tax(#[from] TaxError),
     #[error(transparent)]
@@ -328,10 +354,34 @@ impl Catalog {
             }
             p.validate(&cats, &|sku| items.contains_key(sku))?;
         }
+        if let Some(n) = &self.policy.no_receipt {
+            if n.limit < 0 {
+                return Err(CatalogError::Policy(
+                    "no_receipt.limit cannot be negative".into(),
+                ));
+            }
+        }
         Ok(items.into_values().collect())
     }
 
-    /// The price of `sku` at `at`, if a price book in effect lists it.
+    /// The lowest price of `sku` in any price book, in effect or not.
+    pub fn lowest_price_of(&self, sku: &str) -> Option<Money> {
+        self.price_books
+            .iter()
+            .filter_map(|b| b.prices.get(sku))
+            .min()
+            .map(|p| Money::new(*p, self.currency))
+    }
+
+    /// The price of `sku` under `basis` at `at`.
+    pub fn price_by(&self, sku: &str, basis: PriceBasis, at: Timestamp) -> Option<Money> {
+        match basis {
+            PriceBasis::CurrentPrice => self.price_of(sku, at),
+            PriceBasis::LowestPrice => self.lowest_price_of(sku),
+        }
+    }
+
+    /// The price of `sku` at `at` (module docs), if a price book in effect lists it.
     pub fn price_of(&self, sku: &str, at: Timestamp) -> Option<Money> {
         self.price_books
             .iter()

@@ -13,6 +13,7 @@
 //! - [`promo`]: automatic promotions and coupons, with stated stacking rules.
 //! - [`sale`]: the cart state machine, pricing, tenders and completion.
 //! - [`returns`]: refunds against an original sale.
+//! - [`exchange`]: items taken back and new items sold in one transaction.
 //! - [`cash`]: tills: float, pay-ins, pay-outs, drops, count and close.
 //! - [`report`]: X/Z totals by tender, tax and department.
 //! - [`receipt`]: a completed sale as text and HTML, for email receipts.
@@ -30,12 +31,12 @@
 //!   exemptions are not implemented.
 //! - Promotions: no fixed-price bundles; coupons have validity windows but no per-customer or
 //!   total redemption limits, so offline reconciliation of redemptions is not done.
-//! - Exchanges are a return followed by a new sale, two transactions, not one.
 
 pub mod amount;
 pub mod barcode;
 pub mod cash;
 pub mod catalog;
+pub mod exchange;
 pub mod promo;
 pub mod receipt;
 pub mod report;

@@ -8,15 +8,22 @@
 //!   units, in any steps, refunds exactly the line's total and never more.
 //! - The refund goes back to the original tenders: non-cash tenders first, in the sale's order,
 //!   each up to what it paid minus what was refunded to it before; cash (net of change) last.
+//!
+//! # Without a receipt
+//! [`plan_no_receipt`] prices each item by the catalog policy's basis (the caller resolves the
+//! unit price), adds tax where prices exclude it, refuses a total above the policy's limit, and
+//! refunds the whole in the policy's tender (cash, or a store credit note).
 
 use std::collections::BTreeMap;
 
 use protocol::event::Actor;
-use protocol::pos::{ReturnRecord, ReturnedLine, SaleRecord, Tender, TenderKind};
+use protocol::pos::{LineItem, ReturnRecord, ReturnedLine, SaleRecord, Tender, TenderKind};
 use protocol::{Money, MoneyError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::amount::share_floor;
+use super::catalog::{NoReceiptPolicy, NoReceiptRefund};
+use super::tax::{TaxConfig, TaxError};
 
 /// What earlier returns took from a sale.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +52,10 @@ pub enum ReturnError {
         returned: i64,
         asked: i64,
     },
+    #[error("the refund {total} is above the limit of {limit} for a return without a receipt")]
+    OverLimit { total: i64, limit: i64 },
+    #[error("{0}")]
+    Tax(#[from] TaxError),
     #[error("{0}")]
     Money(#[from] MoneyError),
 }
@@ -54,7 +65,8 @@ impl ReturnError {
     pub fn field(&self) -> &'static str {
         match self {
             ReturnError::BadQuantity(_) | ReturnError::MoreThanSold { .. } => "quantity",
-            ReturnError::Money(_) => "sale",
+            ReturnError::Money(_) | ReturnError::Tax(_) => "sale",
+            ReturnError::OverLimit { .. } => "items",
             _ => "lines",
         }
     }
@@ -163,6 +175,76 @@ fn refund_tenders(
     Ok(out)
 }
 
+/// What a return without a receipt takes back: items priced by the policy's basis.
+#[derive(Debug, Clone)]
+pub struct NoReceipt<'a> {
+    /// Each item with its unit price under the policy's basis, and the quantity.
+    pub items: &'a [(LineItem, i64)],
+    pub policy: &'a NoReceiptPolicy,
+    pub tax: &'a TaxConfig,
+    /// The credit note's number, for a store credit refund.
+    pub credit_note: String,
+    pub till: Option<String>,
+    pub reason: String,
+    pub by: Actor,
+}
+
+/// A return without a receipt by the rules of the module docs.
+pub fn plan_no_receipt(req: &NoReceipt<'_>) -> Result<ReturnRecord, ReturnError> {
+    let first = req.items.first().ok_or(ReturnError::Empty)?;
+    let cur = first.0.unit_price.currency;
+    let mut lines = Vec::with_capacity(req.items.len());
+    for (i, (item, qty)) in req.items.iter().enumerate() {
+        if *qty <= 0 || *qty > super::sale::MAX_QUANTITY {
+            return Err(ReturnError::BadQuantity(*qty));
+        }
+        let net = item.unit_price.checked_mul(*qty)?;
+        let taxes = req.tax.line_taxes(&item.tax_class, net)?;
+        let tax = Money::checked_sum(cur, taxes.iter().map(|t| t.amount))?;
+        let refund = if req.tax.inclusive {
+            net
+        } else {
+            net.checked_add(tax)?
+        };
+        lines.push(ReturnedLine {
+            line: i as u32 + 1,
+            sku: item.sku.clone(),
+            category: item.category.clone(),
+            quantity: *qty,
+            refund,
+            tax,
+        });
+    }
+    let total = Money::checked_sum(cur, lines.iter().map(|l| l.refund))?;
+    if total.minor > req.policy.limit {
+        return Err(ReturnError::OverLimit {
+            total: total.minor,
+            limit: req.policy.limit,
+        });
+    }
+    let (kind, reference) = match req.policy.refund {
+        NoReceiptRefund::Cash => (TenderKind::Cash, None),
+        NoReceiptRefund::StoreCredit => (TenderKind::StoreCredit, Some(req.credit_note.clone())),
+    };
+    let refunds = if total.minor > 0 {
+        vec![Tender {
+            kind,
+            amount: total,
+            reference,
+        }]
+    } else {
+        Vec::new()
+    };
+    Ok(ReturnRecord {
+        till: req.till.clone(),
+        lines,
+        total,
+        refunds,
+        reason: req.reason.clone(),
+        by: req.by.clone(),
+    })
+}
+
 /// One day in milliseconds.
 const DAY_MS: i64 = 86_400_000;
 
@@ -199,7 +281,7 @@ pub fn record_return(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use protocol::pos::CartOp;
 
     use super::*;
@@ -207,7 +289,17 @@ mod tests {
     use crate::domain::sale::{Cart, PricingContext};
 
     fn sale(tenders: &[(TenderKind, i64)]) -> SaleRecord {
-        let t = tax(false);
+        sale_of(false, 333, 3, tenders)
+    }
+
+    /// A completed sale of `quantity` units at `price`, paid by `tenders` (referenced).
+    pub(crate) fn sale_of(
+        inclusive: bool,
+        price: i64,
+        quantity: i64,
+        tenders: &[(TenderKind, i64)],
+    ) -> SaleRecord {
+        let t = tax(inclusive);
         let ctx = PricingContext {
             promotions: &[],
             tax: &t,
@@ -216,8 +308,8 @@ mod tests {
         let mut c = Cart::open(None, usd(), Actor::Admin);
         c.apply(&CartOp::AddLine {
             line: 1,
-            item: item("a", 333),
-            quantity: 3,
+            item: item("a", price),
+            quantity,
         })
         .unwrap();
         for (kind, amount) in tenders {
@@ -287,6 +379,48 @@ mod tests {
             Some(30)
         ));
         assert!(!within_window(sold, sold, Some(0)));
+    }
+
+    #[test]
+    fn returns_without_a_receipt_follow_the_policy() {
+        let policy = NoReceiptPolicy {
+            basis: protocol::pos::PriceBasis::LowestPrice,
+            refund: NoReceiptRefund::StoreCredit,
+            limit: 2_000,
+        };
+        let t = tax(false);
+        let items = [(item("a", 900), 2)];
+        let req = NoReceipt {
+            items: &items,
+            policy: &policy,
+            tax: &t,
+            credit_note: "CN-1".into(),
+            till: None,
+            reason: "no receipt".into(),
+            by: Actor::Admin,
+        };
+        let r = plan_no_receipt(&req).unwrap();
+        // 18.00 + 4 % (0.72) + 4.875 % (0.88) = 19.60.
+        assert_eq!(r.total.minor, 1_960);
+        assert_eq!(r.lines[0].tax.minor, 72 + 88);
+        assert_eq!(r.refunds.len(), 1);
+        assert_eq!(r.refunds[0].kind, TenderKind::StoreCredit);
+        assert_eq!(r.refunds[0].reference.as_deref(), Some("CN-1"));
+        let three = [(item("a", 900), 3)];
+        assert_eq!(
+            plan_no_receipt(&NoReceipt {
+                items: &three,
+                ..req.clone()
+            }),
+            Err(ReturnError::OverLimit {
+                total: 2_940,
+                limit: 2_000
+            })
+        );
+        assert_eq!(
+            plan_no_receipt(&NoReceipt { items: &[], ..req }),
+            Err(ReturnError::Empty)
+        );
     }
 
     #[test]

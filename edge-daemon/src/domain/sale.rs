@@ -423,6 +423,34 @@ impl Cart {
         })
     }
 
+    /// The completed cart of a sale decided in one step (the new items of an exchange).
+    pub fn of_record(rec: &SaleRecord) -> Cart {
+        let lines: Vec<CartLine> = rec
+            .lines
+            .iter()
+            .map(|l| CartLine {
+                line: l.line,
+                item: l.item.clone(),
+                quantity: l.quantity,
+                override_price: l
+                    .override_reason
+                    .as_ref()
+                    .map(|r| (l.unit_price, r.clone())),
+            })
+            .collect();
+        Cart {
+            till: rec.till.clone(),
+            currency: rec.total.currency,
+            opened_by: rec.by.clone(),
+            state: CartState::Completed,
+            next_line: lines.iter().map(|l| l.line + 1).max().unwrap_or(1),
+            lines,
+            coupons: rec.coupons.clone(),
+            customer: rec.customer,
+            tenders: rec.tenders.clone(),
+        }
+    }
+
     /// Marks the cart completed (the store does this when it projects the sale).
     pub fn mark(&mut self, state: CartState) -> Result<(), SaleError> {
         self.require_open()?;

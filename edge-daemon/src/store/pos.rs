@@ -17,6 +17,7 @@
 //! | `cust/<id>` | [`CustomerEntry`] |
 //! | `mail/<seq>` | [`MailEntry`]: an email receipt waiting for the cloud, `seq` big-endian |
 //! | `stock/<sku>` | on-hand units (`i64`, postcard): sales take, returns give back |
+//! | `ledger/<seq>` | [`LedgerEntry`]: a completed transaction, `seq` big-endian |
 //!
 //! # Current limitations
 //! - The whole catalog is one value, read and decoded by every lookup that needs prices,
@@ -29,7 +30,7 @@
 //!   counts come with inventory management), so most SKUs go below zero, which is allowed and
 //!   reported, as stores do.
 
-use protocol::pos::{CustomerProfile, ReturnRecord, SaleRecord};
+use protocol::pos::{CustomerProfile, ReturnRecord, SaleRecord, Settlement};
 use protocol::{CustomerId, Envelope, Event, SaleId, Timestamp};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
@@ -65,9 +66,25 @@ pub struct SaleEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnEntry {
     pub id: SaleId,
-    pub original: SaleId,
+    /// The sale returned against; `None` for a return without a receipt.
+    pub original: Option<SaleId>,
     pub at: Timestamp,
     pub record: ReturnRecord,
+}
+
+/// A completed transaction in the offline ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// The journal sequence of its event: the cloud has it once its watermark reaches this.
+    pub seq: u64,
+    pub at: Timestamp,
+    /// The event's kind (`sale_completed_v2`, `exchange_completed`, ...).
+    pub kind: String,
+    /// The sale, return or exchange.
+    pub id: SaleId,
+    /// What the store took in (negative: gave back).
+    pub amount: protocol::Money,
+    pub settlement: Settlement,
 }
 
 /// A till session and its report.
@@ -201,30 +218,17 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
             v.put(Proj::Pos, &k, enc(&entry))?;
         }
         Event::SaleCompleted { sale, record } => {
-            let k = key("sale/", sale.as_bytes());
-            let mut entry: SaleEntry =
-                load(v, &k)?.ok_or_else(|| missing("sale", sale.to_string()))?;
-            entry
-                .cart
-                .mark(CartState::Completed)
-                .map_err(|e| rule(e.to_string()))?;
-            entry.record = Some(record.clone());
-            entry.completed_at = Some(env.at);
-            entry.completed_seq = Some(env.seq);
-            v.put(Proj::Pos, &k, enc(&entry))?;
-            let cash = cash_of(&record.tenders, record.change).map_err(|e| rule(e.to_string()))?;
-            update_reports(v, record.till.as_deref(), &rule, |t, r| {
-                if let Some(t) = t {
-                    t.record_sale(cash).map_err(|e| e.to_string())?;
-                }
-                r.add_sale(record).map_err(|e| e.to_string())
-            })?;
-            if let Some(t) = &record.till {
-                v.del(Proj::Pos, &open_key(t, *sale))?;
-            }
-            for l in &record.lines {
-                move_stock(v, &l.item.sku, -l.quantity)?;
-            }
+            let settlement = Settlement::legacy(record.total.currency);
+            complete_sale(v, env, *sale, record, &rule, &missing)?;
+            put_ledger(v, env, *sale, record.total, &settlement)?;
+        }
+        Event::SaleCompletedV2 {
+            sale,
+            record,
+            settlement,
+        } => {
+            complete_sale(v, env, *sale, record, &rule, &missing)?;
+            put_ledger(v, env, *sale, record.total, settlement)?;
         }
         Event::SaleVoided { sale, reason, .. } => {
             let k = key("sale/", sale.as_bytes());
@@ -245,34 +249,55 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
             original,
             record,
         } => {
-            let k = key("sale/", original.as_bytes());
-            let mut entry: SaleEntry =
-                load(v, &k)?.ok_or_else(|| missing("sale", original.to_string()))?;
-            let sold = entry
-                .record
-                .as_ref()
-                .ok_or_else(|| rule("the original sale is not completed".into()))?;
-            entry.returned =
-                record_return(sold, &entry.returned, record).map_err(|e| rule(e.to_string()))?;
-            v.put(Proj::Pos, &k, enc(&entry))?;
-            let ret = ReturnEntry {
+            complete_return(v, env, *id, Some(*original), record, &rule, &missing)?;
+            let settlement = Settlement::legacy(record.total.currency);
+            put_return_ledger(v, env, *id, record, &settlement, &rule)?;
+        }
+        Event::ReturnCompletedV2 {
+            id,
+            original,
+            record,
+            settlement,
+        } => {
+            complete_return(v, env, *id, Some(*original), record, &rule, &missing)?;
+            put_return_ledger(v, env, *id, record, settlement, &rule)?;
+        }
+        Event::ReturnWithoutReceipt {
+            id,
+            record,
+            settlement,
+            ..
+        } => {
+            complete_return(v, env, *id, None, record, &rule, &missing)?;
+            put_return_ledger(v, env, *id, record, settlement, &rule)?;
+        }
+        Event::ExchangeCompleted {
+            id,
+            original,
+            record,
+        } => {
+            complete_return(
+                v,
+                env,
+                *id,
+                Some(*original),
+                &record.returned,
+                &rule,
+                &missing,
+            )?;
+            let entry = SaleEntry {
                 id: *id,
-                original: *original,
-                at: env.at,
-                record: record.clone(),
+                opened_at: env.at,
+                cart: Cart::of_record(&record.sold),
+                record: None,
+                completed_at: None,
+                completed_seq: None,
+                returned: Returned::default(),
+                void_reason: None,
             };
-            v.put(Proj::Pos, &key("ret/", id.as_bytes()), enc(&ret))?;
-            for l in &record.lines {
-                move_stock(v, &l.sku, l.quantity)?;
-            }
-            let zero = protocol::Money::zero(record.total.currency);
-            let cash = cash_of(&record.refunds, zero).map_err(|e| rule(e.to_string()))?;
-            update_reports(v, record.till.as_deref(), &rule, |t, r| {
-                if let Some(t) = t {
-                    t.record_refund(cash).map_err(|e| e.to_string())?;
-                }
-                r.add_return(record).map_err(|e| e.to_string())
-            })?;
+            v.put(Proj::Pos, &key("sale/", id.as_bytes()), enc(&entry))?;
+            complete_sale(v, env, *id, &record.sold, &rule, &missing)?;
+            put_ledger(v, env, *id, record.balance, &record.settlement)?;
         }
         Event::TillOpened { till, float, .. } => {
             let k = key("till/", till.as_bytes());
@@ -355,6 +380,122 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
         _ => {}
     }
     Ok(())
+}
+
+/// Projects a completed sale: its entry, the reports, the till, the on-hand stock.
+fn complete_sale(
+    v: &mut impl View,
+    env: &Envelope,
+    sale: SaleId,
+    record: &SaleRecord,
+    rule: &dyn Fn(String) -> ApplyError,
+    missing: &dyn Fn(&'static str, String) -> ApplyError,
+) -> Result<(), ApplyError> {
+    let k = key("sale/", sale.as_bytes());
+    let mut entry: SaleEntry = load(v, &k)?.ok_or_else(|| missing("sale", sale.to_string()))?;
+    if entry.cart.state != CartState::Completed {
+        entry
+            .cart
+            .mark(CartState::Completed)
+            .map_err(|e| rule(e.to_string()))?;
+    }
+    entry.record = Some(record.clone());
+    entry.completed_at = Some(env.at);
+    entry.completed_seq = Some(env.seq);
+    v.put(Proj::Pos, &k, enc(&entry))?;
+    let cash = cash_of(&record.tenders, record.change).map_err(|e| rule(e.to_string()))?;
+    update_reports(v, record.till.as_deref(), rule, |t, r| {
+        if let Some(t) = t {
+            t.record_sale(cash).map_err(|e| e.to_string())?;
+        }
+        r.add_sale(record).map_err(|e| e.to_string())
+    })?;
+    if let Some(t) = &record.till {
+        v.del(Proj::Pos, &open_key(t, sale))?;
+    }
+    for l in &record.lines {
+        move_stock(v, &l.item.sku, -l.quantity)?;
+    }
+    Ok(())
+}
+
+/// Projects a completed return (of `original`, or without a receipt when `None`): the
+/// original's returned quantities, the return's entry, stock, the reports and the till.
+fn complete_return(
+    v: &mut impl View,
+    env: &Envelope,
+    id: SaleId,
+    original: Option<SaleId>,
+    record: &ReturnRecord,
+    rule: &dyn Fn(String) -> ApplyError,
+    missing: &dyn Fn(&'static str, String) -> ApplyError,
+) -> Result<(), ApplyError> {
+    if let Some(original) = original {
+        let k = key("sale/", original.as_bytes());
+        let mut entry: SaleEntry =
+            load(v, &k)?.ok_or_else(|| missing("sale", original.to_string()))?;
+        let sold = entry
+            .record
+            .as_ref()
+            .ok_or_else(|| rule("the original sale is not completed".into()))?;
+        entry.returned =
+            record_return(sold, &entry.returned, record).map_err(|e| rule(e.to_string()))?;
+        v.put(Proj::Pos, &k, enc(&entry))?;
+    }
+    let ret = ReturnEntry {
+        id,
+        original,
+        at: env.at,
+        record: record.clone(),
+    };
+    v.put(Proj::Pos, &key("ret/", id.as_bytes()), enc(&ret))?;
+    for l in &record.lines {
+        move_stock(v, &l.sku, l.quantity)?;
+    }
+    let zero = protocol::Money::zero(record.total.currency);
+    let cash = cash_of(&record.refunds, zero).map_err(|e| rule(e.to_string()))?;
+    update_reports(v, record.till.as_deref(), rule, |t, r| {
+        if let Some(t) = t {
+            t.record_refund(cash).map_err(|e| e.to_string())?;
+        }
+        r.add_return(record).map_err(|e| e.to_string())
+    })
+}
+
+/// Records a completed return in the offline ledger, as money given back.
+fn put_return_ledger(
+    v: &mut impl View,
+    env: &Envelope,
+    id: SaleId,
+    record: &ReturnRecord,
+    settlement: &Settlement,
+    rule: &dyn Fn(String) -> ApplyError,
+) -> Result<(), ApplyError> {
+    let back = record.total.checked_neg().map_err(|e| rule(e.to_string()))?;
+    put_ledger(v, env, id, back, settlement)
+}
+
+/// Records a completed transaction in the offline ledger.
+fn put_ledger(
+    v: &mut impl View,
+    env: &Envelope,
+    id: SaleId,
+    amount: protocol::Money,
+    settlement: &Settlement,
+) -> Result<(), ApplyError> {
+    let entry = LedgerEntry {
+        seq: env.seq,
+        at: env.at,
+        kind: env.event.kind().to_owned(),
+        id,
+        amount,
+        settlement: settlement.clone(),
+    };
+    v.put(
+        Proj::Pos,
+        &key("ledger/", &env.seq.to_be_bytes()),
+        enc(&entry),
+    )
 }
 
 /// Adds `delta` units to the on-hand stock of `sku`.

@@ -262,7 +262,11 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
         | Event::TillClosed { .. }
         | Event::CustomerSaved { .. }
         | Event::CustomerErased { .. }
-        | Event::ReceiptEmailRequested { .. } => super::pos::apply(v, env)?,
+        | Event::ReceiptEmailRequested { .. }
+        | Event::SaleCompletedV2 { .. }
+        | Event::ReturnCompletedV2 { .. }
+        | Event::ExchangeCompleted { .. }
+        | Event::ReturnWithoutReceipt { .. } => super::pos::apply(v, env)?,
         Event::TokenRevoked { token, by: _ } => {
             let hash = v
                 .get(Proj::TokenIds, token.as_bytes())?

@@ -10,25 +10,26 @@
 //! - [`catalog`]: catalog status and loading, item lookup by SKU, barcode or text.
 //! - [`sales`]: carts: lines, quantities, price overrides, coupons, customers, tenders,
 //!   completion (with a receipt print job), void, email receipts and their outbox.
-//! - [`returns`]: returns against a completed sale.
+//! - [`returns`]: returns against a completed sale, and without a receipt (managers).
+//! - [`exchanges`]: items of a completed sale exchanged for new ones in one transaction.
 //! - [`tills`]: till open, pay-in, pay-out, drop, close with a count; X, Z and store reports.
 //! - [`customers`]: customer profiles.
 //! - [`receipt`]: the receipt document of a completed sale.
 //!
 //! # Roles
-//! Associates sell, return with a receipt, open tills, pay in and drop. Price overrides,
-//! pay-outs, voiding a sale that has tenders, erasing a customer and loading a catalog need a
-//! manager (catalog loading also a technician).
+//! Associates sell, return and exchange with a receipt, open tills, pay in and drop. Price
+//! overrides, pay-outs, returns without a receipt, voiding a sale that has tenders, erasing a
+//! customer and loading a catalog need a manager (catalog loading also a technician).
 //!
 //! # Current limitations
 //! - Tills are not mapped to devices: a cash sale opens the first drawer, and the receipt is
 //!   queued on the first receipt printer.
-//! - No-receipt returns, return windows and exchanges in one transaction are not implemented.
 //! - Email receipts are queued for the cloud to send; the box sends no mail itself.
 //! - Every request that prices a cart decodes the whole catalog (see [`crate::store::pos`]).
 
 pub mod catalog;
 pub mod customers;
+pub mod exchanges;
 pub mod receipt;
 pub mod returns;
 pub mod sales;
@@ -76,7 +77,9 @@ pub fn routes() -> Router<AppState> {
         .route("/sales/{id}/email", post(sales::email))
         .route("/outbox", get(sales::outbox))
         .route("/returns", post(returns::create))
+        .route("/returns/no-receipt", post(returns::create_no_receipt))
         .route("/returns/{id}", get(returns::get))
+        .route("/exchanges", post(exchanges::create))
         .route("/tills/{id}/open", post(tills::open))
         .route("/tills/{id}/movements", post(tills::movement))
         .route("/tills/{id}/close", post(tills::close))

@@ -1,7 +1,7 @@
 //! Sale endpoints: open a cart, change it, take tenders, complete or void it.
 //!
 //! Each change is one `SaleChanged` event decided by [`Cart::apply`]; completion journals the
-//! sale's one `SaleCompleted` record and, in the same transaction, the receipt's print job.
+//! sale's one `SaleCompletedV2` record and, in the same transaction, the receipt's print job.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -97,7 +97,7 @@ pub fn sale_view(e: &SaleEntry, c: &Catalog, at: Timestamp) -> Result<Value, Api
 }
 
 /// The pricing context of catalog `c` at `at`.
-fn pricing(c: &Catalog, at: Timestamp) -> PricingContext<'_> {
+pub(crate) fn pricing(c: &Catalog, at: Timestamp) -> PricingContext<'_> {
     PricingContext {
         promotions: &c.promotions,
         tax: &c.tax,
@@ -260,32 +260,42 @@ pub async fn add_line(
     ApiJson(req): ApiJson<AddLine>,
 ) -> Result<Response, ApiError> {
     cart_change(&state, &p, &key, &id, "lines", req, |r, e, c, req, at| {
-        let (field, item) = match (&req.sku, &req.barcode) {
-            (Some(sku), None) => ("sku", r.item(sku)?),
-            (None, Some(code)) => {
-                let key = Barcode::parse(code)
-                    .map_err(|e| ApiError::field("barcode", e.to_string()))?
-                    .key();
-                ("barcode", r.item_by_barcode(&key)?)
-            }
-            _ => {
-                return Err(ApiError::field(
-                    "sku",
-                    "give exactly one of sku and barcode",
-                ))
-            }
-        };
-        let item = item.ok_or_else(|| ApiError::field(field, "no such item in the catalog"))?;
-        let price = c.price_of(&item.sku, at).ok_or_else(|| {
-            ApiError::field(field, format!("{} has no price in effect", item.sku))
-        })?;
         Ok(CartOp::AddLine {
             line: e.cart.next_line(),
-            item: item.line_item(price),
+            item: resolve_item(r, c, req, at)?,
             quantity: req.quantity,
         })
     })
     .await
+}
+
+/// The cart line of an item asked for by SKU or barcode, at its price in effect at `at`.
+pub(crate) fn resolve_item(
+    r: &Reader<'_>,
+    c: &Catalog,
+    req: &AddLine,
+    at: Timestamp,
+) -> Result<protocol::pos::LineItem, ApiError> {
+    let (field, item) = match (&req.sku, &req.barcode) {
+        (Some(sku), None) => ("sku", r.item(sku)?),
+        (None, Some(code)) => {
+            let key = Barcode::parse(code)
+                .map_err(|e| ApiError::field("barcode", e.to_string()))?
+                .key();
+            ("barcode", r.item_by_barcode(&key)?)
+        }
+        _ => {
+            return Err(ApiError::field(
+                "sku",
+                "give exactly one of sku and barcode",
+            ))
+        }
+    };
+    let item = item.ok_or_else(|| ApiError::field(field, "no such item in the catalog"))?;
+    let price = c
+        .price_of(&item.sku, at)
+        .ok_or_else(|| ApiError::field(field, format!("{} has no price in effect", item.sku)))?;
+    Ok(item.line_item(price))
 }
 
 /// A line's new quantity; zero removes the line.
@@ -520,6 +530,7 @@ pub async fn complete(
     // Set by the decision only, so a replayed answer never opens the drawer again.
     let took_cash = Arc::new(AtomicBool::new(false));
     let cash_flag = took_cash.clone();
+    let reachable = state.cloud_reachable();
     let resp = commit(&state, idem, move |r| {
         let entry = load_sale(r, sale)?;
         let c = catalog_of(r)?;
@@ -546,11 +557,13 @@ pub async fn complete(
         let job = receipt::print_job(devices.as_deref(), &doc);
         tracing::info!(sale = %sale, total = record.total.minor, lines = record.lines.len(),
             receipt = job.is_some(), "sale completed");
-        let mut d = Decision::new(
-            vec![Event::SaleCompleted { sale, record }],
-            StatusCode::OK,
-            body,
-        );
+        let settlement = super::returns::settlement(reachable, record.total.currency);
+        let event = Event::SaleCompletedV2 {
+            sale,
+            record,
+            settlement,
+        };
+        let mut d = Decision::new(vec![event], StatusCode::OK, body);
         if let Some(job) = job {
             d = d.with_print_job(job);
         }

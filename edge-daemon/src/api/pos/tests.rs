@@ -257,7 +257,7 @@ async fn a_store_day_sells_returns_pays_out_and_closes_with_a_count() {
     assert_eq!(minor(&done["change"]), 1_000);
     // Nothing was received, so the sale takes stock below zero: allowed, and flagged.
     assert_eq!(done["below_zero"], json!(["SOCK-1", "MUG-1"]));
-    assert_eq!(pos.count("sale_completed"), 1);
+    assert_eq!(pos.count("sale_completed_v2"), 1);
 
     // Return the mug: 13.05 + 1.16 tax, to the card first (it paid 20.00).
     let ret = pos
@@ -347,7 +347,7 @@ async fn a_retried_completion_never_makes_a_second_sale() {
     assert_eq!(first.ok(StatusCode::OK), second.ok(StatusCode::OK));
     assert!(!first.replayed);
     assert!(second.replayed);
-    assert_eq!(pos.count("sale_completed"), 1);
+    assert_eq!(pos.count("sale_completed_v2"), 1);
     // The receipt by email: queued in the outbox, rendered, journaled once for the cloud.
     let mail = pos
         .post(&format!("{s}/email"), json!({"to": "Zoe@Example.com"}))
@@ -373,7 +373,7 @@ async fn a_retried_completion_never_makes_a_second_sale() {
         .send(Method::POST, &path, &pos.associate, Some("done-2"), None)
         .await;
     third.problem(StatusCode::CONFLICT, None);
-    assert_eq!(pos.count("sale_completed"), 1);
+    assert_eq!(pos.count("sale_completed_v2"), 1);
 }
 
 #[tokio::test]
@@ -751,11 +751,159 @@ async fn sales_per_second_at_1_8_64_clients() {
         }
         let secs = start.elapsed().as_secs_f64();
         let sales = clients * per_client;
-        assert_eq!(pos.count("sale_completed"), sales);
+        assert_eq!(pos.count("sale_completed_v2"), sales);
         println!(
             "| {clients} | {sales} | {:.0} | {:.0} | {raw:.0} |",
             sales as f64 / secs,
             4.0 * sales as f64 / secs
         );
     }
+}
+
+#[tokio::test]
+async fn exchanges_move_items_both_ways_and_settle_the_balance() {
+    let pos = Pos::new();
+    pos.open_till("till-1", 5_000).await;
+    // A white tee, M, by card: 25.00 + 4.875 % city tax = 26.22.
+    let sale = pos.card_sale(json!({"sku": "TEE-WHT-M"}), 2_622).await;
+
+    // Even: the same tee in L. No money moves; one event; stock moves both ways.
+    let even = json!({"sale": sale, "return_lines": [{"line": 1, "quantity": 1}],
+        "items": [{"sku": "TEE-WHT-L"}], "reason": "size"});
+    let key = pos.key();
+    let first = pos
+        .send(
+            Method::POST,
+            "/v1/pos/exchanges",
+            &pos.associate,
+            Some(&key),
+            Some(&even),
+        )
+        .await;
+    let first = first.ok(StatusCode::CREATED).clone();
+    assert_eq!(minor(&first["balance"]), 0);
+    let again = pos
+        .send(
+            Method::POST,
+            "/v1/pos/exchanges",
+            &pos.associate,
+            Some(&key),
+            Some(&even),
+        )
+        .await;
+    assert!(again.replayed);
+    assert_eq!(again.ok(StatusCode::CREATED), &first);
+    assert_eq!(pos.count("exchange_completed"), 1);
+    let on_hand = |v: Reply| v.ok(StatusCode::OK)["on_hand"].clone();
+    assert_eq!(on_hand(pos.get("/v1/pos/items/TEE-WHT-M").await), 0);
+    assert_eq!(on_hand(pos.get("/v1/pos/items/TEE-WHT-L").await), -1);
+    let tee_l = first["id"].as_str().expect("exchange id").to_owned();
+
+    // Cheaper: the tee for coffee (14.99, untaxed): 11.23 back to the card.
+    let cheaper = json!({"sale": tee_l, "return_lines": [{"line": 1, "quantity": 1}],
+        "items": [{"sku": "COF-500"}], "reason": "changed mind"});
+    // A tender on an exchange that refunds is refused, and changes nothing.
+    let before = pos.last_seq();
+    let mut with_cash = cheaper.clone();
+    with_cash["tenders"] = json!([{"kind": "cash", "amount": usd(100)}]);
+    with_cash["till"] = json!("till-1");
+    pos.post("/v1/pos/exchanges", with_cash)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("tenders"));
+    assert_eq!(pos.last_seq(), before);
+    let c = pos.post("/v1/pos/exchanges", cheaper).await;
+    let c = c.ok(StatusCode::CREATED).clone();
+    assert_eq!(minor(&c["balance"]), 1_499 - 2_622);
+    assert_eq!(c["returned"]["refunds"][0]["kind"], "card");
+    let coffee = c["id"].as_str().expect("exchange id").to_owned();
+
+    // Dearer: coffee for running shoes (89.99 + 4.39 = 94.38), the balance in cash.
+    let dearer = json!({"sale": coffee, "return_lines": [{"line": 1, "quantity": 1}],
+        "items": [{"barcode": "5901234123457"}], "reason": "upgrade", "till": "till-1",
+        "tenders": [{"kind": "cash", "amount": usd(8_000)}]});
+    let short = json!({"sale": coffee, "return_lines": [{"line": 1, "quantity": 1}],
+        "items": [{"sku": "RUN-42"}], "reason": "upgrade"});
+    pos.post("/v1/pos/exchanges", short)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("tenders"));
+    let d = pos.post("/v1/pos/exchanges", dearer).await;
+    let d = d.ok(StatusCode::CREATED).clone();
+    assert_eq!(minor(&d["balance"]), 9_438 - 1_499);
+    assert_eq!(minor(&d["sold"]["change"]), 8_000 - (9_438 - 1_499));
+    // Returning more than was sold in an exchange is refused like a return.
+    let over = json!({"sale": sale, "return_lines": [{"line": 1, "quantity": 1}],
+        "items": [{"sku": "BAG-1"}], "reason": "again"});
+    pos.post("/v1/pos/exchanges", over)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("quantity"));
+
+    // The store's report nets every tender to what really moved.
+    let report = pos.get("/v1/pos/reports/store").await;
+    let report = report.ok(StatusCode::OK).clone();
+    assert_eq!(report["by_tender"]["card"], 2_622 - (2_622 - 1_499));
+    assert_eq!(report["by_tender"]["cash"], 9_438 - 1_499);
+    assert_eq!(report["net_total"], 9_438);
+    let x = pos.get("/v1/pos/tills/till-1/x").await;
+    assert_eq!(
+        minor(&x.ok(StatusCode::OK)["expected"]),
+        5_000 + 9_438 - 1_499
+    );
+    assert_eq!(on_hand(pos.get("/v1/pos/items/RUN-42").await), -1);
+    assert_eq!(on_hand(pos.get("/v1/pos/items/COF-500").await), 0);
+    let verify = pos.store.verify().expect("verify");
+    assert!(verify.ok(), "{:?}", verify.problems);
+}
+
+#[tokio::test]
+async fn returns_without_a_receipt_need_a_manager_and_follow_the_policy() {
+    let pos = Pos::new();
+    let ask = json!({"items": [{"sku": "TEE-WHT-M"}], "reason": "gift, no receipt"});
+    // The sample policy takes none.
+    pos.post_mgr("/v1/pos/returns/no-receipt", ask.clone())
+        .await
+        .problem(StatusCode::CONFLICT, None);
+    // Lowest price (a sale book at 19.00 that is over), store credit, up to 30.00.
+    let delta = json!({"version": 2, "base_version": 1,
+        "upsert_price_books": [{"id": "summer", "priority": 5, "starts_at": 0, "ends_at": 1,
+            "prices": {"TEE-WHT-M": 1_900}}],
+        "policy": {"no_receipt": {"basis": "lowest_price", "refund": "store_credit",
+            "limit": 3_000}}});
+    pos.post_mgr(
+        "/v1/pos/catalog",
+        json!({"kind": "delta", "json": delta.to_string()}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let before = pos.last_seq();
+    pos.post("/v1/pos/returns/no-receipt", ask.clone())
+        .await
+        .problem(StatusCode::FORBIDDEN, None);
+    let two = json!({"items": [{"sku": "TEE-WHT-M", "quantity": 2}], "reason": "no receipt"});
+    pos.post_mgr("/v1/pos/returns/no-receipt", two)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("items"));
+    pos.post_mgr(
+        "/v1/pos/returns/no-receipt",
+        json!({"items": [], "reason": "x"}),
+    )
+    .await
+    .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("lines"));
+    assert_eq!(pos.last_seq(), before, "refusals change nothing");
+    let r = pos.post_mgr("/v1/pos/returns/no-receipt", ask).await;
+    let r = r.ok(StatusCode::CREATED).clone();
+    // 19.00 + 4.875 % city tax (0.93).
+    assert_eq!(minor(&r["total"]), 1_993);
+    assert_eq!(r["refunds"][0]["kind"], "store_credit");
+    assert_eq!(r["basis"], "lowest_price");
+    assert_eq!(r["original"], Value::Null);
+    assert_eq!(r["reason"], "gift, no receipt");
+    assert_eq!(pos.count("return_without_receipt"), 1);
+    let tee = pos.get("/v1/pos/items/TEE-WHT-M").await;
+    assert_eq!(tee.ok(StatusCode::OK)["on_hand"], 1);
+    let report = pos.get("/v1/pos/reports/store").await;
+    let report = report.ok(StatusCode::OK).clone();
+    assert_eq!(report["by_tender"]["store_credit"], -1_993);
+    assert_eq!(report["returns"], 1);
+    let verify = pos.store.verify().expect("verify");
+    assert!(verify.ok(), "{:?}", verify.problems);
 }
