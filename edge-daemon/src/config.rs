@@ -36,6 +36,7 @@ pub struct Config {
     pub mqtt: MqttConfig,
     pub log: LogConfig,
     pub devices: crate::devices::config::DevicesConfig,
+    pub image: ImageConfig,
 }
 
 impl Default for Config {
@@ -50,6 +51,7 @@ impl Default for Config {
             mqtt: MqttConfig::default(),
             log: LogConfig::default(),
             devices: Default::default(),
+            image: ImageConfig::default(),
         }
     }
 }
@@ -128,6 +130,15 @@ impl Default for Modules {
 
 /// The MQTT link to the cloud: the edge end's settings, documented in docs/CONFIGURATION.md.
 pub type MqttConfig = cloud_bridge::edge::EdgeSettings;
+
+/// Files the store-box image's own tools write for the daemon (images/README.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImageConfig {
+    /// JSON `{ok, state, store_id, message}` from the box's boot-time provisioning check,
+    /// shown as `provisioning` by `GET /v1/health`; none: not shown.
+    pub provisioning_status: Option<PathBuf>,
+}
 
 /// Log output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

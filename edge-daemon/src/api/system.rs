@@ -22,6 +22,38 @@ pub struct Health {
     pub store_id: String,
     pub version: String,
     pub uptime_secs: u64,
+    /// The box's provisioning as its boot check found it (`image.provisioning_status`);
+    /// absent when not configured. It never changes `status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Provisioning>,
+}
+
+/// What the store box's boot-time provisioning check found.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Provisioning {
+    /// True only when the box runs a provisioning that passed every check.
+    pub ok: bool,
+    /// `provisioned`, `not_provisioned` or `invalid`; absent when the file cannot be read.
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub store_id: Option<String>,
+    /// One line for a person: what is wrong and what to do.
+    pub message: String,
+}
+
+/// Reads the provisioning status file; a file that is missing or garbled says so.
+async fn provisioning(path: &std::path::Path) -> Provisioning {
+    let unreadable = |why: String| Provisioning {
+        ok: false,
+        state: None,
+        store_id: None,
+        message: format!("cannot read provisioning status {}: {why}", path.display()),
+    };
+    match tokio::fs::read(path).await {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| unreadable(e.to_string())),
+        Err(e) => unreadable(e.to_string()),
+    }
 }
 
 /// Health, without authentication; 503 when the store is unreadable.
@@ -37,6 +69,10 @@ pub async fn health(State(state): State<AppState>) -> Response {
         store_id: state.store.store_id().to_string(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         uptime_secs: state.started.elapsed().as_secs(),
+        provisioning: match &state.config.image.provisioning_status {
+            Some(path) => Some(provisioning(path).await),
+            None => None,
+        },
     };
     let status = if healthy {
         StatusCode::OK

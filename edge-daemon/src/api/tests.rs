@@ -347,6 +347,52 @@ async fn health_is_public_and_names_the_store() {
     assert!(r.header("x-request-id").is_some_and(|id| !id.is_empty()));
 }
 
+#[tokio::test]
+async fn health_shows_the_boxs_provisioning_without_changing_its_status() {
+    let v = Api::new()
+        .send(get("/v1/health"))
+        .await
+        .ok(StatusCode::OK)
+        .clone();
+    assert!(
+        v.get("provisioning").is_none(),
+        "not configured, not shown: {v}"
+    );
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("provisioning.json");
+    let mut cfg = config();
+    cfg.image.provisioning_status = Some(file.clone());
+    let api = Api::with(cfg);
+    let bad = json!({"ok": false, "state": "invalid", "store_id": null,
+        "message": "PROVISIONING INVALID: mqtt.security.ca_file: cannot read ca.pem"});
+    std::fs::write(&file, bad.to_string()).expect("status file");
+    let v = api.send(get("/v1/health")).await.ok(StatusCode::OK).clone();
+    assert_eq!(v["status"], "ok", "the update agent commits on this");
+    assert_eq!(v["provisioning"]["ok"], false);
+    assert_eq!(v["provisioning"]["state"], "invalid");
+    let msg = v["provisioning"]["message"].as_str().expect("message");
+    assert!(
+        msg.starts_with("PROVISIONING INVALID: mqtt.security.ca_file"),
+        "{msg}"
+    );
+
+    std::fs::remove_file(&file).expect("remove");
+    let v = api.send(get("/v1/health")).await.ok(StatusCode::OK).clone();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["provisioning"]["ok"], false);
+    let msg = v["provisioning"]["message"].as_str().expect("message");
+    assert!(msg.contains("cannot read provisioning status"), "{msg}");
+    assert!(msg.contains("provisioning.json"), "{msg}");
+
+    let good = json!({"ok": true, "state": "provisioned", "store_id": "store-0042",
+        "message": "provisioned: store store-0042"});
+    std::fs::write(&file, good.to_string()).expect("status file");
+    let v = api.send(get("/v1/health")).await.ok(StatusCode::OK).clone();
+    assert_eq!(v["provisioning"]["ok"], true);
+    assert_eq!(v["provisioning"]["store_id"], "store-0042");
+}
+
 /// Every route the router serves, with its method, and whether it needs a token.
 const ROUTES: &[(&str, &str, bool)] = &[
     ("/v1/health", "get", false),

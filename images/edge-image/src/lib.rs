@@ -20,7 +20,10 @@
 //! - [`flash`]: writes an image to a block device or a file with a progress bar and verifies
 //!   it by reading it back; refuses a target that is mounted (or has a mounted partition).
 //! - [`provision`]: checks a technician's provisioning file (store id, broker, credentials,
-//!   certificates, devices) and writes it into a data partition's `config/` directory.
+//!   certificates, devices) and writes it into a data partition's `config/` directory as a
+//!   daemon drop-in plus the files its `mqtt.security` names; on the box, checks at every boot
+//!   what the daemon will load, sets a wrong drop-in aside and writes a status file that the
+//!   daemon's health endpoint shows.
 //!
 //! # Current limitations
 //! - Transitions are reported to the journal, `status.json` and `events.jsonl` on the data

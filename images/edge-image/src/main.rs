@@ -97,9 +97,30 @@ enum Command {
         /// Where the box's data partition is mounted.
         #[arg(long)]
         data_dir: PathBuf,
+        /// Where the box itself mounts its data partition; the daemon's drop-in names the
+        /// certificates and the password file by this path.
+        #[arg(long, default_value = provision::BOX_DATA)]
+        box_data_dir: PathBuf,
         /// Only check the file.
         #[arg(long)]
         check: bool,
+    },
+    /// On the box, every boot: check the provisioning the daemon will load (`edge-daemon
+    /// config` plus the files it names), set a wrong drop-in aside so the daemon still starts,
+    /// print one line and write the status JSON the daemon's health endpoint shows.
+    ProvisionCheck {
+        /// The daemon's configuration file.
+        #[arg(long, default_value = "/etc/edge/edge.toml")]
+        config: PathBuf,
+        /// The data partition's configuration directory.
+        #[arg(long, default_value = "/data/config")]
+        config_dir: PathBuf,
+        /// The status file (the daemon's `image.provisioning_status`).
+        #[arg(long, default_value = "/run/edge/provisioning.json")]
+        status: PathBuf,
+        /// The daemon binary.
+        #[arg(long, default_value = "/usr/bin/edge-daemon")]
+        daemon: PathBuf,
     },
 }
 
@@ -280,6 +301,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Provision {
             file,
             data_dir,
+            box_data_dir,
             check,
         } => {
             let p = provision::load(&file).map_err(|e| s(&e))?;
@@ -287,7 +309,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("{}: OK for store {}", file.display(), p.store_id);
                 return Ok(());
             }
-            let written = provision::apply(&p, &file, &data_dir).map_err(|e| s(&e))?;
+            let written =
+                provision::apply(&p, &file, &data_dir, &box_data_dir).map_err(|e| s(&e))?;
             for w in written {
                 println!("wrote {}", w.display());
             }
@@ -296,8 +319,36 @@ fn run(cli: Cli) -> Result<(), String> {
                 p.store_id
             );
         }
+        Command::ProvisionCheck {
+            config,
+            config_dir,
+            status,
+            daemon,
+        } => {
+            let paths = provision::BoxPaths { config: config_dir };
+            let st = provision::check_box(&paths, || daemon_config(&daemon, &config))
+                .map_err(|e| s(&e))?;
+            println!("edge-provision: {}", st.message);
+            provision::write_status(&st, &status).map_err(|e| s(&e))?;
+        }
     }
     Ok(())
+}
+
+/// The daemon's effective configuration (`edge-daemon --config FILE config`), or its error.
+fn daemon_config(daemon: &Path, config: &Path) -> Result<String, String> {
+    let out = std::process::Command::new(daemon)
+        .arg("--config")
+        .arg(config)
+        .arg("config")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", daemon.display()))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        Err(err.trim().trim_start_matches("edge-daemon: ").to_owned())
+    }
 }
 
 fn systemctl_reboot() -> Result<(), String> {
