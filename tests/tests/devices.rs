@@ -814,3 +814,191 @@ fn counts(event: &Value) -> u64 {
         .map(|r| r.iter().filter_map(|t| t["count"].as_u64()).sum())
         .unwrap_or(0)
 }
+
+/// A receipt printer with a drawer on its kick port and a label printer, polled fast.
+fn till_with_labels(
+    dir: &std::path::Path,
+    receipt: &SimPrinter,
+    label: &SimLabelPrinter,
+) -> std::path::PathBuf {
+    let printer = format!(
+        "kind = \"receipt_printer\"\nname = \"till-1\"\naddress = \"{}\"",
+        receipt.addr()
+    );
+    let drawer = "kind = \"kick_drawer\"\nname = \"drawer-1\"\nprinter = \"till-1\"";
+    let labels = format!(
+        "kind = \"label_printer\"\nname = \"labels\"\naddress = \"{}\"",
+        label.addr()
+    );
+    devices_config(dir, "status_poll_ms = 100", &[&printer, drawer, &labels])
+}
+
+/// A claimed device is the claimant's: other clients get 409 problem+json for print, label,
+/// open and raw, and nothing reaches the device; the claimant and unclaimed devices work.
+#[test]
+fn a_claimed_device_refuses_other_clients() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (receipt, label) = (
+        SimPrinter::start().unwrap(),
+        SimLabelPrinter::start().unwrap(),
+    );
+    let file = till_with_labels(dir.path(), &receipt, &label);
+    let (daemon, base, tech) = start_on(dir.path(), &file, "technician");
+    let data = dir.path().join("data");
+    let other = issue_token(&data, "associate").unwrap();
+    let other_tech = issue_token(&data, "technician").unwrap();
+    assert_eq!(
+        wait_state(&base, &tech, "till-1", "online")["state"],
+        "online"
+    );
+    assert_eq!(
+        wait_state(&base, &tech, "labels", "online")["state"],
+        "online"
+    );
+
+    // Unclaimed: anybody may open the drawer.
+    let (status, body) = post(&base, &other, "/v1/devices/drawer-1/open", json!({}));
+    assert_eq!(status, 200, "{body}");
+
+    for device in ["till-1", "drawer-1", "labels"] {
+        let (status, _) = post(
+            &base,
+            &tech,
+            &format!("/v1/devices/{device}/claim"),
+            json!({}),
+        );
+        assert_eq!(status, 200);
+    }
+    let receipt_doc = json!({"blocks": [{"type": "text", "text": "not yours"}, {"type": "cut"}]});
+    let label_doc = json!({"width": 400, "length": 200, "fields": [
+        {"type": "text", "x": 10, "y": 10, "height": 30, "text": "not yours"}
+    ]});
+    let raw = json!({"hex": "1b400a"});
+    for (token, path, body) in [
+        (&other, "/v1/devices/till-1/print", receipt_doc.clone()),
+        (&other, "/v1/devices/labels/label", label_doc.clone()),
+        (&other, "/v1/devices/drawer-1/open", json!({})),
+        (&other_tech, "/v1/devices/till-1/raw", raw.clone()),
+    ] {
+        let r = client()
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .header("idempotency-key", new_key())
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 409, "{path}");
+        let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert_eq!(kind, "application/problem+json", "{path}");
+        let problem: Value = r.json().unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("claimed by another"),
+            "{path}: {problem}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(label.labels().is_empty(), "a refused label was printed");
+
+    // The claimant goes ahead.
+    let (status, job) = post(&base, &tech, "/v1/devices/till-1/print", receipt_doc);
+    assert_eq!(status, 202, "{job}");
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_job(&base, &tech, &id, "done"), "done");
+    let (status, body) = post(&base, &tech, "/v1/devices/labels/label", label_doc);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(label.wait_for_labels(1, Duration::from_secs(10)).len(), 1);
+    let (status, body) = post(&base, &tech, "/v1/devices/drawer-1/open", json!({}));
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(&base, &tech, "/v1/devices/till-1/raw", raw.clone());
+    assert_eq!(status, 200, "{body}");
+    let jobs = get(&base, &tech, "/v1/print-jobs?device=till-1");
+    let jobs = jobs.as_array().unwrap();
+    assert_eq!(
+        jobs.len(),
+        1,
+        "only the claimant's receipt was queued: {jobs:?}"
+    );
+    let jobs = get(&base, &tech, "/v1/print-jobs?device=labels");
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
+
+    // Released, the device is anybody's again.
+    let (status, _) = post(&base, &tech, "/v1/devices/till-1/release", json!({}));
+    assert_eq!(status, 200);
+    let (status, body) = post(&base, &other_tech, "/v1/devices/till-1/raw", raw);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+    let printed = receipt.printed();
+    assert_eq!(
+        printed
+            .iter()
+            .filter(|j| j.text.contains("not yours"))
+            .count(),
+        1
+    );
+}
+
+/// Two requests to open the drawer with one idempotency key, at the same moment: the drawer
+/// opens once, one answer is the replay of the other. The same for raw bytes.
+#[test]
+fn concurrent_retries_of_a_device_action_act_once() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (receipt, label) = (
+        SimPrinter::start().unwrap(),
+        SimLabelPrinter::start().unwrap(),
+    );
+    let file = till_with_labels(dir.path(), &receipt, &label);
+    let (daemon, base, tech) = start_on(dir.path(), &file, "technician");
+    assert_eq!(
+        wait_state(&base, &tech, "till-1", "online")["state"],
+        "online"
+    );
+
+    let race = |path: &str, body: Value| {
+        let key = new_key();
+        let barrier = std::sync::Barrier::new(2);
+        let answers: Vec<(u16, bool, Value)> = std::thread::scope(|s| {
+            let send = || {
+                barrier.wait();
+                let r = client()
+                    .post(format!("{base}{path}"))
+                    .bearer_auth(&tech)
+                    .header("idempotency-key", &key)
+                    .json(&body)
+                    .send()
+                    .unwrap();
+                let replayed = r.headers().contains_key("idempotent-replayed");
+                (
+                    r.status().as_u16(),
+                    replayed,
+                    r.json().unwrap_or(Value::Null),
+                )
+            };
+            let a = s.spawn(send);
+            let b = s.spawn(send);
+            vec![a.join().unwrap(), b.join().unwrap()]
+        });
+        assert!(answers.iter().all(|a| a.0 == 200), "{answers:?}");
+        let replays = answers.iter().filter(|a| a.1).count();
+        assert_eq!(replays, 1, "exactly one answer is a replay: {answers:?}");
+        assert_eq!(answers[0].2, answers[1].2);
+    };
+    race("/v1/devices/drawer-1/open", json!({}));
+    // ESC @ "once" LF, GS V 0: a whole job, so the simulator records each send.
+    let raw = json!({"hex": format!("1b40{}0a1d5600", hex_of(b"once"))});
+    race("/v1/devices/till-1/raw", raw);
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+
+    // The daemon is gone, its connection closed: every job the simulator saw is finished.
+    let printed = receipt.printed();
+    let kicks = printed
+        .iter()
+        .flat_map(|j| &j.commands)
+        .filter(|c| matches!(c, drivers::escpos::sim::SimCommand::Kick { .. }))
+        .count();
+    assert_eq!(kicks, 1, "the drawer was kicked {kicks} times: {printed:?}");
+    let raws = printed.iter().filter(|j| j.text.contains("once")).count();
+    assert_eq!(raws, 1, "the raw bytes were sent {raws} times");
+}

@@ -1,4 +1,9 @@
 //! Devices: list, claim, print, open the drawer, check, raw pass-through, simulator controls.
+//!
+//! A claim makes a device exclusive: while one client holds it, `print`, `label`, `open` and
+//! `raw` from any other client answer 409; the claimant, and anybody on an unclaimed device,
+//! go ahead. Actions that cannot be undone (`open`, `raw`) run at most once per idempotency key:
+//! a retry that races the first request waits for it and replays its answer.
 
 use std::sync::Arc;
 
@@ -33,6 +38,41 @@ impl From<DeviceError> for ApiError {
             }
         }
     }
+}
+
+/// Refuses the request when another client holds the claim on `name`.
+fn claim_allows(state: &AppState, p: &Principal, name: &str) -> Result<(), ApiError> {
+    match state.hub.claimant(name) {
+        Some(owner) if owner != p.token => Err(ApiError::Conflict(format!(
+            "{name} is claimed by another client; it is theirs until they release it"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Runs a device action once per idempotency key: waits while another request with the key is
+/// in flight, replays a recorded answer, or acts and records its answer.
+async fn act_once<F>(
+    state: &AppState,
+    devices: &DeviceManager,
+    idem: crate::store::IdemRequest,
+    act: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Result<ActionView, ApiError> + Send + 'static,
+{
+    let _entered = devices
+        .in_flight
+        .enter(format!("{}\0{}", idem.scope, idem.key))
+        .await;
+    if let Some(resp) = super::write::replay(state, &idem).await? {
+        return Ok(resp);
+    }
+    let view = blocking(act).await?;
+    commit(state, idem, move |_| {
+        Ok(Decision::new(Vec::new(), StatusCode::OK, view))
+    })
+    .await
 }
 
 fn manager(state: &AppState) -> Result<Arc<DeviceManager>, ApiError> {
@@ -240,6 +280,7 @@ pub async fn print(
 ) -> Result<Response, ApiError> {
     let devices = manager(&state)?;
     let profile = profile_of(devices.spec(&name)?)?;
+    claim_allows(&state, &p, &name)?;
     let receipt = doc
         .to_receipt()
         .map_err(|e| ApiError::field(e.field, e.reason))?;
@@ -325,6 +366,7 @@ pub async fn label(
             spec.kind()
         )));
     }
+    claim_allows(&state, &p, &name)?;
     let label = doc
         .to_label()
         .map_err(|e| ApiError::field(e.field, e.reason))?;
@@ -491,24 +533,22 @@ pub async fn open(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let devices = manager(&state)?;
+    devices.spec(&name)?;
+    claim_allows(&state, &p, &name)?;
     let idem = key.request(
         p.idem_scope(),
         "POST",
         &format!("/v1/devices/{name}/open"),
         b"",
     );
-    if let Some(resp) = super::write::replay(&state, &idem).await? {
-        return Ok(resp);
-    }
-    let (d, n) = (devices.clone(), name.clone());
-    blocking(move || Ok(d.open_drawer(&n)?)).await?;
-    tracing::info!(device = %name, token = %p.token, "drawer opened");
-    let view = ActionView {
-        device: name,
-        result: "opened".into(),
-    };
-    commit(&state, idem, move |_| {
-        Ok(Decision::new(Vec::new(), StatusCode::OK, view))
+    let d = devices.clone();
+    act_once(&state, &devices, idem, move || {
+        d.open_drawer(&name)?;
+        tracing::info!(device = %name, token = %p.token, "drawer opened");
+        Ok(ActionView {
+            device: name,
+            result: "opened".into(),
+        })
     })
     .await
 }
@@ -540,33 +580,41 @@ pub struct RawBytes {
     pub hex: String,
 }
 
-/// Sends vendor commands to a printer as they are (technicians only).
+/// Sends vendor commands to a printer as they are (technicians only). A retry with the same key
+/// answers again without sending them twice.
 #[utoipa::path(post, path = "/v1/devices/{name}/raw", tag = "devices",
     security(("bearer" = [])), request_body = RawBytes,
     params(("name" = String, Path, description = "device name"),
         ("Idempotency-Key" = String, Header, description = "unique per request")),
     responses((status = 200, body = ActionView), (status = 403, body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn raw(
     State(state): State<AppState>,
     p: Principal,
-    _key: IdemKey,
+    key: IdemKey,
     Path(name): Path<String>,
     ApiJson(req): ApiJson<RawBytes>,
-) -> Result<Json<ActionView>, ApiError> {
+) -> Result<Response, ApiError> {
     p.require(&[Role::Technician])?;
     let bytes = hex::decode(req.hex.trim()).map_err(|e| ApiError::field("hex", e.to_string()))?;
     if bytes.is_empty() || bytes.len() > 64 * 1024 {
         return Err(ApiError::field("hex", "must be 1 byte to 64 KiB"));
     }
     let devices = manager(&state)?;
-    let n = name.clone();
-    blocking(move || Ok(devices.raw(&n, bytes)?)).await?;
-    tracing::warn!(device = %name, token = %p.token, "raw bytes sent");
-    Ok(Json(ActionView {
-        device: name,
-        result: "sent".into(),
-    }))
+    devices.spec(&name)?;
+    claim_allows(&state, &p, &name)?;
+    let path = format!("/v1/devices/{name}/raw");
+    let idem = key.request(p.idem_scope(), "POST", &path, &bytes);
+    let d = devices.clone();
+    act_once(&state, &devices, idem, move || {
+        d.raw(&name, bytes)?;
+        tracing::warn!(device = %name, token = %p.token, "raw bytes sent");
+        Ok(ActionView {
+            device: name,
+            result: "sent".into(),
+        })
+    })
+    .await
 }
 
 /// A change to a simulated device.

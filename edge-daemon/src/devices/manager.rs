@@ -133,6 +133,8 @@ pub struct DeviceManager {
     workers: std::sync::Mutex<Vec<JoinHandle<()>>>,
     pub hub: Hub,
     pub sims: Arc<Simulators>,
+    /// Idempotency keys of device actions in progress.
+    pub in_flight: super::inflight::InFlight,
 }
 
 impl DeviceManager {
@@ -281,6 +283,7 @@ impl DeviceManager {
             workers: std::sync::Mutex::new(workers),
             hub,
             sims: Arc::new(sims),
+            in_flight: Default::default(),
         })
     }
 

@@ -5,6 +5,7 @@
 //! - [`config`]: the `[devices]` section.
 //! - [`gpio_drawer`]: the worker of a cash drawer on the box's own GPIO lines.
 //! - [`hub`]: the event channel and claims (scans and tag reads go to the claiming client).
+//! - [`inflight`]: per-idempotency-key guards, so a device action never runs twice.
 //! - [`manager`]: starts workers and simulators; what the API calls.
 //! - [`printer`]: the printer worker, over ESC/POS receipt and ZPL label backends (status,
 //!   print queue, drawer kick and sensor).
@@ -18,6 +19,7 @@ pub mod config;
 pub mod document;
 pub mod gpio_drawer;
 pub mod hub;
+pub mod inflight;
 pub mod label;
 pub mod manager;
 pub mod printer;
