@@ -58,9 +58,9 @@ pub struct AppState {
     pub hub: crate::devices::hub::Hub,
     /// The devices; absent when the box runs none (API tests).
     pub devices: Option<Arc<crate::devices::manager::DeviceManager>>,
-    /// Set by the cloud link while it is connected; completed transactions record it (the
-    /// offline ledger). Stays false when the box runs without a link.
-    pub cloud_connected: Arc<std::sync::atomic::AtomicBool>,
+    /// The cloud link's figures, whose `connected` flag completed transactions record (the
+    /// offline ledger); absent when the box runs without a link (never reachable).
+    pub link: Option<Arc<cloud_bridge::edge::EdgeStats>>,
 }
 
 /// Rate limits of the unauthenticated pairing handshake.
@@ -110,14 +110,15 @@ impl AppState {
             started: Instant::now(),
             hub: Default::default(),
             devices: None,
-            cloud_connected: Default::default(),
+            link: None,
         }
     }
 
     /// Whether the cloud link is connected now.
     pub fn cloud_reachable(&self) -> bool {
-        self.cloud_connected
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.link
+            .as_ref()
+            .is_some_and(|l| l.connected.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The same state with a device manager (whose hub becomes the state's hub).

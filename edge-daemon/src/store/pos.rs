@@ -471,7 +471,10 @@ fn put_return_ledger(
     settlement: &Settlement,
     rule: &dyn Fn(String) -> ApplyError,
 ) -> Result<(), ApplyError> {
-    let back = record.total.checked_neg().map_err(|e| rule(e.to_string()))?;
+    let back = record
+        .total
+        .checked_neg()
+        .map_err(|e| rule(e.to_string()))?;
     put_ledger(v, env, id, back, settlement)
 }
 
@@ -666,6 +669,40 @@ impl Reader<'_> {
     /// The store's report of every sale, return and cash movement.
     pub fn store_report(&self) -> Result<Option<Report>, StoreError> {
         read(self.pos(), "report", REPORT)
+    }
+
+    /// Completed transactions of the offline ledger journaled after sequence `after`, oldest
+    /// first, at most `limit`.
+    pub fn ledger_after(&self, after: u64, limit: usize) -> Result<Vec<LedgerEntry>, StoreError> {
+        let start = key("ledger/", &after.saturating_add(1).to_be_bytes());
+        self.pos()
+            .range(start..)
+            .take_while(|item| {
+                item.as_ref()
+                    .map_or(true, |(k, _)| k.starts_with(b"ledger/"))
+            })
+            .take(limit)
+            .map(|item| {
+                let (_, raw) = item?;
+                postcard::from_bytes(&raw).map_err(|e| StoreError::Corrupt {
+                    what: "ledger",
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// How many completed transactions the ledger holds after sequence `after`.
+    pub fn ledger_count_after(&self, after: u64) -> Result<usize, StoreError> {
+        let start = key("ledger/", &after.saturating_add(1).to_be_bytes());
+        let mut n = 0;
+        for item in self.pos().range(start..) {
+            if !item?.0.starts_with(b"ledger/") {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Email receipts in the outbox, oldest first.

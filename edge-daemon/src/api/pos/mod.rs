@@ -86,6 +86,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tills/{id}/x", get(tills::x_report))
         .route("/tills/{id}/z", get(tills::z_reports))
         .route("/reports/store", get(tills::store_report))
+        .route("/reports/offline", get(tills::offline_report))
         .route("/customers", get(customers::list).post(customers::create))
         .route(
             "/customers/{id}",

@@ -5,13 +5,15 @@
 //! token per role issued through the store.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
+use cloud_bridge::edge::EdgeStats;
 use http_body_util::BodyExt;
 use protocol::event::Actor;
-use protocol::{Role, StoreId};
+use protocol::{Event, Role, StoreId};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -24,6 +26,8 @@ use crate::store::{Planned, Store, StoreSettings};
 
 struct Pos {
     app: Router,
+    /// The cloud link's figures the router reads: set `connected` to simulate the link.
+    link: Arc<EdgeStats>,
     store: Store,
     associate: String,
     manager: String,
@@ -85,8 +89,12 @@ impl Pos {
             token
         };
         let (associate, manager) = (issue(Role::Associate), issue(Role::Manager));
+        let link = Arc::new(EdgeStats::default());
+        let mut state = AppState::new(store.clone(), config, None);
+        state.link = Some(link.clone());
         Pos {
-            app: router(AppState::new(store.clone(), config, None)),
+            app: router(state),
+            link,
             store,
             associate,
             manager,
@@ -713,7 +721,6 @@ async fn catalog_deltas_apply_on_their_base_and_are_refused_otherwise() {
 #[ignore = "a measurement, not a check"]
 async fn sales_per_second_at_1_8_64_clients() {
     use std::io::Write;
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     let dir = std::env::var_os("BENCH_DIR").map_or_else(std::env::temp_dir, Into::into);
@@ -904,6 +911,56 @@ async fn returns_without_a_receipt_need_a_manager_and_follow_the_policy() {
     let report = report.ok(StatusCode::OK).clone();
     assert_eq!(report["by_tender"]["store_credit"], -1_993);
     assert_eq!(report["returns"], 1);
+    let verify = pos.store.verify().expect("verify");
+    assert!(verify.ok(), "{:?}", verify.problems);
+}
+
+#[tokio::test]
+async fn the_offline_ledger_lists_what_the_cloud_has_not_acknowledged() {
+    let pos = Pos::new();
+    // The link is down: the sale records it.
+    let offline = pos.card_sale(json!({"sku": "BAG-1"}), 294).await;
+    let first_seq = pos.last_seq();
+    pos.link.connected.store(true, Ordering::Relaxed);
+    let online = pos.card_sale(json!({"sku": "COF-500"}), 1_499).await;
+    let ret = pos
+        .post(
+            "/v1/pos/returns",
+            json!({"sale": online, "lines": [{"line": 1, "quantity": 1}], "reason": "x"}),
+        )
+        .await;
+    let ret = ret.ok(StatusCode::CREATED)["id"].clone();
+    let journal = pos.store.journal_after(0, 1_000).expect("journal");
+    let flags: Vec<bool> = journal
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::SaleCompletedV2 { settlement, .. }
+            | Event::ReturnCompletedV2 { settlement, .. } => Some(settlement.cloud_reachable),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(flags, vec![false, true, true]);
+
+    let report = pos.get("/v1/pos/reports/offline").await;
+    let report = report.ok(StatusCode::OK).clone();
+    assert_eq!(report["cloud_connected"], true);
+    assert_eq!(report["watermark"], 0);
+    assert_eq!(report["unacknowledged"], 3);
+    assert_eq!(report["completed_offline"], 1);
+    assert_eq!(report["entries"][0]["id"], offline.as_str());
+    assert_eq!(report["entries"][0]["cloud_reachable"], false);
+    assert_eq!(minor(&report["entries"][0]["amount"]), 294);
+    assert_eq!(report["entries"][2]["id"], ret);
+    assert_eq!(minor(&report["entries"][2]["amount"]), -1_499);
+    assert!(report["oldest_age_ms"].as_i64().is_some_and(|a| a >= 0));
+
+    // The cloud acknowledges up to the first sale: two are left.
+    pos.store.set_link_watermark(first_seq).expect("watermark");
+    let report = pos.get("/v1/pos/reports/offline").await;
+    let report = report.ok(StatusCode::OK).clone();
+    assert_eq!(report["unacknowledged"], 2);
+    assert_eq!(report["completed_offline"], 0);
+    assert_eq!(report["entries"][0]["id"], online.as_str());
     let verify = pos.store.verify().expect("verify");
     assert!(verify.ok(), "{:?}", verify.problems);
 }

@@ -274,3 +274,47 @@ pub async fn store_report(
     })
     .await
 }
+
+/// The most ledger entries one offline report lists.
+pub const MAX_LEDGER: usize = 500;
+
+/// The offline ledger: completed transactions the cloud has not acknowledged yet (journaled
+/// after the link's watermark), how many, the oldest and its age, and how many completed while
+/// the cloud was unreachable. Lists at most [`MAX_LEDGER`], oldest first.
+#[utoipa::path(get, path = "/v1/pos/reports/offline", tag = "pos", security(("bearer" = [])),
+    responses((status = 200, body = Object)))]
+pub async fn offline_report(
+    State(state): State<AppState>,
+    _p: Principal,
+) -> Result<Json<Value>, ApiError> {
+    let store = state.store.clone();
+    let connected = state.cloud_reachable();
+    read(&state, move |r| {
+        let watermark = store.link_watermark()?;
+        let count = r.ledger_count_after(watermark)?;
+        let entries = r.ledger_after(watermark, MAX_LEDGER)?;
+        let now = crate::clock::now();
+        let oldest = entries.first();
+        let offline = entries
+            .iter()
+            .filter(|e| !e.settlement.cloud_reachable)
+            .count();
+        Ok(Json(json!({
+            "cloud_connected": connected,
+            "watermark": watermark,
+            "unacknowledged": count,
+            "completed_offline": offline,
+            "oldest_at": oldest.map(|e| rfc3339(e.at)),
+            "oldest_age_ms": oldest.map(|e| now.0.saturating_sub(e.at.0).max(0)),
+            "entries": entries.iter().map(|e| json!({
+                "seq": e.seq,
+                "kind": e.kind,
+                "id": e.id,
+                "at": rfc3339(e.at),
+                "amount": e.amount,
+                "cloud_reachable": e.settlement.cloud_reachable,
+            })).collect::<Vec<_>>(),
+        })))
+    })
+    .await
+}
