@@ -1,8 +1,17 @@
-//! Helpers for the cloud-link tests: a Mosquitto broker on a free port, the `cloud-bridge`
-//! binary as a child process, a JSON-lines sink reader, and a small MQTT client.
+//! Helpers for the cloud-link tests: an MQTT broker on a free port, the `cloud-bridge` binary
+//! as a child process, a JSON-lines sink reader, and a small MQTT client.
 //!
-//! Mosquitto runs without persistence, so a restart loses every retained message, session and
-//! queued message: the link must recover from the journal alone.
+//! The broker is Mosquitto where `/usr/sbin/mosquitto` is installed, else the fallback
+//! `mqtt-broker` binary of this crate (rumqttd in memory), so that the tests test on a fresh
+//! machine too; `E2E_MQTT_BROKER=fallback` forces the fallback. Either runs without
+//! persistence as a child process, so a SIGKILL and restart loses every retained message,
+//! session and queued message: the link must recover from the journal alone.
+//!
+//! # Limits of the fallback broker
+//! - Shared subscriptions are dispatched round robin, like Mosquitto's; nothing in the tests
+//!   depends on a topic-hash strategy.
+//! - It has no TLS listener here, and no `max_queued_messages` (a disconnected clean-session
+//!   client gets nothing queued on either broker).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,17 +26,44 @@ use crate::free_port;
 /// Where Debian installs the broker.
 pub const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 
-/// Whether the broker is installed (the tests say so and pass trivially when it is not).
+/// Whether Mosquitto is installed.
 pub fn mosquitto_available() -> bool {
     Path::new(MOSQUITTO).exists()
 }
 
-/// A Mosquitto broker on loopback.
+/// Which broker program the tests run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    Mosquitto,
+    /// The `mqtt-broker` binary of this crate (rumqttd).
+    Fallback,
+}
+
+impl BrokerKind {
+    /// Mosquitto if installed and not overridden by `E2E_MQTT_BROKER=fallback`.
+    pub fn chosen() -> BrokerKind {
+        let forced = std::env::var("E2E_MQTT_BROKER").is_ok_and(|v| v == "fallback");
+        if mosquitto_available() && !forced {
+            BrokerKind::Mosquitto
+        } else {
+            BrokerKind::Fallback
+        }
+    }
+}
+
+/// Path of the fallback broker binary, building it if needed.
+pub fn fallback_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| crate::build_binary("e2e", "mqtt-broker"))
+}
+
+/// An MQTT broker on loopback: Mosquitto or the fallback (see [`BrokerKind::chosen`]).
 #[derive(Debug)]
 pub struct Broker {
     child: Option<Child>,
     pub port: u16,
     conf: PathBuf,
+    pub kind: BrokerKind,
 }
 
 impl Broker {
@@ -42,10 +78,15 @@ impl Broker {
                  max_queued_messages 100000\nmax_inflight_messages 100\nlog_dest none\n"
             ),
         )?;
+        let kind = BrokerKind::chosen();
+        if kind == BrokerKind::Fallback {
+            eprintln!("broker: the fallback mqtt-broker (rumqttd), not Mosquitto");
+        }
         let mut b = Broker {
             child: None,
             port,
             conf,
+            kind,
         };
         b.up()?;
         Ok(b)
@@ -61,16 +102,24 @@ impl Broker {
         if self.child.is_some() {
             return Ok(());
         }
+        // Built (once) before the start-up deadline runs.
+        let program = match self.kind {
+            BrokerKind::Mosquitto => Path::new(MOSQUITTO),
+            BrokerKind::Fallback => fallback_binary(),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut child = Command::new(MOSQUITTO)
-                .arg("-c")
-                .arg(&self.conf)
+            let mut cmd = Command::new(program);
+            match self.kind {
+                BrokerKind::Mosquitto => cmd.arg("-c").arg(&self.conf),
+                BrokerKind::Fallback => cmd.arg(self.port.to_string()),
+            };
+            let mut child = cmd
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .context("spawn mosquitto")?;
+                .context("spawn the MQTT broker")?;
             // Up when the port accepts; exited when the port is still held by the old socket.
             while Instant::now() < deadline {
                 if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
@@ -85,7 +134,11 @@ impl Broker {
             let _ = child.kill();
             let _ = child.wait();
             if Instant::now() >= deadline {
-                bail!("mosquitto did not start on port {}", self.port);
+                bail!(
+                    "the {:?} broker did not start on port {}",
+                    self.kind,
+                    self.port
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
