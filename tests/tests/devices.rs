@@ -418,6 +418,26 @@ fn the_embedded_default_has_every_kind_of_device_simulated() {
         assert_eq!(d["state"], want, "{device}: {d}");
         assert_eq!(d["simulated"], true);
     }
+    // A check answers for every kind: readers with their current state, a drawer with its
+    // sensor.
+    for (device, want) in [
+        ("scanner-sim", "online"),
+        ("rfid-sim", "online"),
+        ("drawer-sim", "closed"),
+        ("label-sim", "online"),
+    ] {
+        let (status, body) = post(
+            &base,
+            &tech,
+            &format!("/v1/devices/{device}/check"),
+            json!({}),
+        );
+        assert_eq!(
+            (status, &body["result"]),
+            (200, &json!(want)),
+            "{device}: {body}"
+        );
+    }
     let mut ws = connect_events(&base, &tech);
     let (status, _) = post(&base, &tech, "/v1/devices/scanner-sim/claim", json!({}));
     assert_eq!(status, 200);
@@ -626,6 +646,13 @@ fn an_rfid_reader_that_goes_away_is_offline_and_reconnected_when_it_returns() {
     sim.shutdown();
     let d = wait_state(&base, &token, "door", "offline");
     assert_eq!(d["state"], "offline", "{d}");
+
+    let (status, body) = post(&base, &token, "/v1/devices/door/check", json!({}));
+    assert_eq!(status, 503, "an unreachable reader is unavailable: {body}");
+    assert!(
+        body["detail"].as_str().unwrap_or_default().contains("door"),
+        "{body}"
+    );
 
     // The reader comes back on the same address; the daemon finds it again by itself.
     let sim = SimReader::bind(addr, cfg).unwrap();

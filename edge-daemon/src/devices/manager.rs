@@ -388,9 +388,34 @@ impl DeviceManager {
         })
     }
 
-    /// Checks a device now. Blocking.
+    /// Checks a device now and answers with its condition. Blocking. A printer is asked now; a
+    /// drawer on a kick port answers with its sensor after its printer was asked; a scanner or
+    /// RFID reader, whose worker watches it all the time, answers with its current state. A
+    /// device that cannot be reached is [`DeviceError::Failed`] with the reason.
     pub fn check(&self, name: &str) -> Result<String, DeviceError> {
-        self.ask(name, "be checked", |reply| Command::Check { reply })
+        let m = self
+            .devices
+            .get(name)
+            .ok_or_else(|| DeviceError::Unknown(name.to_owned()))?;
+        match m.spec {
+            DeviceSpec::SerialScanner { .. }
+            | DeviceSpec::WedgeScanner { .. }
+            | DeviceSpec::RfidReader { .. } => {}
+            DeviceSpec::KickDrawer { .. } => {
+                self.ask(name, "be checked", |reply| Command::Check { reply })?;
+            }
+            _ => return self.ask(name, "be checked", |reply| Command::Check { reply }),
+        }
+        let s = m.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match s.state.as_str() {
+            "offline" | "unknown" => Err(DeviceError::Failed {
+                device: name.to_owned(),
+                reason: s
+                    .detail
+                    .unwrap_or_else(|| format!("{} (not heard from yet)", s.state)),
+            }),
+            _ => Ok(s.state),
+        }
     }
 
     /// Stops every worker and waits for them.
