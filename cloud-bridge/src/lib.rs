@@ -17,15 +17,18 @@
 //! `(store, seq)`), so the sink sees each event once, in order per store.
 //!
 //! # Current limitations
-//! - Per-store order with several consumer instances needs a broker that dispatches a shared
-//!   subscription by topic (EMQX's `hash_topic` strategy): Mosquitto round-robins messages, so
-//!   two instances each see gaps, hold events back and ask for resends; the result is still
-//!   exactly once and in order, but slower. See docs/CLOUD-LINK.md.
+//! - Several consumer instances split the load only on a broker that dispatches a shared
+//!   subscription by topic (EMQX's `hash_topic` strategy), so that one store's events all reach
+//!   one instance. Mosquitto hands messages round robin: each instance sees gaps, holds events
+//!   back and asks for resends, and each deduplicates only against its own sink, so the same
+//!   event can be forwarded once per instance. The OMS then sees it more than once and must
+//!   drop repeats by the idempotency key (`STORE:SEQ`); file sinks are per instance. One
+//!   instance per broker is exactly once on its own. See docs/CLOUD-LINK.md.
 //! - The webhook sink has no local record; its recovery after a restart relies on the state
 //!   file (`--state`) and on the OMS honouring the idempotency key for the few events that were
 //!   accepted but not yet recorded.
-//! - The webhook client is built without a TLS backend: `https://` sinks fail at the first
-//!   request until the reqwest TLS feature is enabled.
+//! - A store whose event the webhook refused for good (a 4xx other than 408/409/429) stays
+//!   parked until the process restarts; there is no command to release it.
 //! - Commands sent while a store is offline are lost (clean sessions); the sender reports a
 //!   timeout and the operator sends again with the same id.
 //! - Request/response with the cloud (online order look-up, gift-card authorisation) is not

@@ -5,6 +5,11 @@
 //! the other decodes them, runs them through the [`Forwarder`], hands ready events to the sink
 //! in batches (one fsync or one round of webhook calls per batch), then publishes each touched
 //! store's [`protocol::link::Ack`] retained, so that a store that reconnects learns it at once.
+//!
+//! An event the sink refuses for good ([`super::sink::Refusal`]) parks its store: logged at
+//! error level with store, sequence and status, counted in `cloud_sink_refused_total` and
+//! `cloud_stores_parked`, and nothing more of that store is forwarded or acknowledged until
+//! the process restarts, while the other stores go on.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -45,6 +50,10 @@ pub struct RunStats {
     pub malformed: AtomicU64,
     pub resend_requests: AtomicU64,
     pub held: AtomicU64,
+    /// Events the sink refused for good.
+    pub sink_refused: AtomicU64,
+    /// Stores parked after a refusal.
+    pub parked: AtomicU64,
 }
 
 impl RunStats {
@@ -58,6 +67,8 @@ impl RunStats {
             ("cloud_messages_malformed_total", &self.malformed),
             ("cloud_resend_requests_total", &self.resend_requests),
             ("cloud_events_held", &self.held),
+            ("cloud_sink_refused_total", &self.sink_refused),
+            ("cloud_stores_parked", &self.parked),
         ] {
             out.push_str(&format!("{name} {}\n", v.load(Ordering::Relaxed)));
         }
@@ -194,13 +205,33 @@ pub async fn run(
                 }
             };
             sink = back;
-            if let Err(e) = accepted {
-                break Err(e.into());
-            }
+            let refusals = match accepted {
+                Ok(r) => r,
+                Err(e) => break Err(e.into()),
+            };
+            let refused = |e: &Envelope| {
+                refusals
+                    .iter()
+                    .any(|r| r.store == e.store && e.seq >= r.seq)
+            };
+            let done: Vec<Envelope> = batch.into_iter().filter(|e| !refused(e)).collect();
             stats
                 .forwarded
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            acks.extend(fwd.forwarded(&batch));
+                .fetch_add(done.len() as u64, Ordering::Relaxed);
+            acks.extend(fwd.forwarded(&done));
+            for r in &refusals {
+                tracing::error!(
+                    store = %r.store,
+                    seq = r.seq,
+                    status = r.status,
+                    detail = %r.detail,
+                    "the sink refused an event for good; the store is parked (its events stay \
+                     in its backlog) until cloud-bridge is restarted"
+                );
+                stats.sink_refused.fetch_add(1, Ordering::Relaxed);
+                fwd.park(&r.store);
+            }
+            stats.parked.store(fwd.parked() as u64, Ordering::Relaxed);
             if let Some(path) = &settings.state {
                 if let Err(e) = save_state(path, &fwd.watermarks()) {
                     tracing::error!(path = %path.display(), error = %e, "state file not saved");

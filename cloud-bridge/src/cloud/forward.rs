@@ -21,6 +21,8 @@ pub enum Verdict {
     Held,
     /// After a gap, and the hold-back buffer is full: dropped (the store sends it again).
     Dropped,
+    /// The store is parked after the sink refused one of its events: dropped.
+    Parked,
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +34,8 @@ struct StoreState {
     held: BTreeMap<u64, Envelope>,
     gap_since: Option<Instant>,
     last_resend: Option<Instant>,
+    /// The sink refused an event for good: nothing more is forwarded or acknowledged.
+    parked: bool,
 }
 
 /// Ordering state of every store seen.
@@ -78,6 +82,9 @@ impl Forwarder {
     pub fn offer(&mut self, env: Envelope, now: Instant) -> Verdict {
         let max_held = self.max_held;
         let st = self.state(&env.store);
+        if st.parked {
+            return Verdict::Parked;
+        }
         if env.seq < st.next || st.held.contains_key(&env.seq) {
             return Verdict::Duplicate;
         }
@@ -117,6 +124,22 @@ impl Forwarder {
             }
         }
         touched.into_iter().map(|s| self.ack(&s, false)).collect()
+    }
+
+    /// Parks `store` after the sink refused one of its events for good: what was queued after
+    /// the watermark is forgotten, nothing more is forwarded and no resend is asked for. The
+    /// store keeps its backlog until the cloud end restarts (after the OMS is fixed).
+    pub fn park(&mut self, store: &StoreId) {
+        let st = self.state(store);
+        st.parked = true;
+        st.next = st.forwarded + 1;
+        st.held.clear();
+        st.gap_since = None;
+    }
+
+    /// Stores parked by [`Forwarder::park`].
+    pub fn parked(&self) -> usize {
+        self.stores.values().filter(|s| s.parked).count()
     }
 
     /// The acknowledgement of `store` as it stands.
@@ -202,6 +225,26 @@ mod tests {
         assert_eq!(acks.len(), 1);
         assert_eq!((acks[0].watermark, acks[0].resend), (3, false));
         assert_eq!(f.held(), 0);
+    }
+
+    #[test]
+    fn a_parked_store_forwards_and_asks_nothing_while_others_go_on() {
+        let t = Instant::now();
+        let a = StoreId::new("a").unwrap();
+        let mut f = Forwarder::new(HashMap::new(), 10, Duration::from_secs(1));
+        for seq in 1..=3 {
+            f.offer(env("a", seq), t);
+        }
+        f.offer(env("a", 5), t);
+        let batch = f.take_ready();
+        // The sink took 1 and refused 2.
+        f.forwarded(&batch[..1]);
+        f.park(&a);
+        assert_eq!((f.parked(), f.held()), (1, 0));
+        assert_eq!(f.offer(env("a", 2), t), Verdict::Parked);
+        assert_eq!(f.offer(env("b", 1), t), Verdict::Ready);
+        assert!(f.resend_requests(t + Duration::from_secs(5)).is_empty());
+        assert_eq!(f.ack(&a, false).watermark, 1);
     }
 
     #[test]

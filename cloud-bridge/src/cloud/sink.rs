@@ -1,9 +1,10 @@
 //! Where the cloud end forwards events: the OMS, as a JSON-lines file or an HTTP webhook.
 //!
 //! A sink accepts a batch of events in order; when [`Sink::accept`] returns, every event of the
-//! batch is durable at the sink (the file is fsynced; the webhook answered 2xx for each).
-//! [`Sink::recover`] tells, after a restart, the highest sequence per store already accepted,
-//! so the cloud end does not forward it twice.
+//! batch is durable at the sink (the file is fsynced; the webhook answered 2xx or 409 for
+//! each), except the events of a store the sink refused for good ([`Refusal`]) from the
+//! refused one on. [`Sink::recover`] tells, after a restart, the highest sequence per store
+//! already accepted, so the cloud end does not forward it twice.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -30,6 +31,19 @@ pub enum SinkError {
     Client(String),
 }
 
+/// An event the sink refused for good: the webhook answered a 4xx other than 408 (timeout),
+/// 409 (already have it) and 429 (slow down). Retrying the same request cannot help, so the
+/// cloud end parks the store (see [`super::forward::Forwarder::park`]) instead of retrying
+/// forever.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub store: StoreId,
+    pub seq: u64,
+    pub status: u16,
+    /// The start of the answer's body, for the operator.
+    pub detail: String,
+}
+
 /// The JSON form of one event, as the OMS receives it.
 pub fn event_json(env: &Envelope) -> serde_json::Value {
     json!({
@@ -51,9 +65,10 @@ pub fn idempotency_key(env: &Envelope) -> String {
 pub trait Sink: Send {
     /// Highest sequence already accepted, per store.
     fn recover(&mut self) -> Result<HashMap<StoreId, u64>, SinkError>;
-    /// Accepts `batch` (in order per store); returns only when all of it is durable. Retries
-    /// transient failures itself.
-    fn accept(&mut self, batch: &[Envelope]) -> Result<(), SinkError>;
+    /// Accepts `batch` (in order per store); returns only when all of it is durable, except the
+    /// events of each refused store from its [`Refusal`]'s sequence on. Retries transient
+    /// failures itself.
+    fn accept(&mut self, batch: &[Envelope]) -> Result<Vec<Refusal>, SinkError>;
 }
 
 /// Opens `file:PATH`, `http://...` or `https://...`.
@@ -132,7 +147,7 @@ impl Sink for FileSink {
         Ok(seen)
     }
 
-    fn accept(&mut self, batch: &[Envelope]) -> Result<(), SinkError> {
+    fn accept(&mut self, batch: &[Envelope]) -> Result<Vec<Refusal>, SinkError> {
         let mut buf = Vec::with_capacity(batch.len() * 200);
         for env in batch {
             // A Value of owned data always serializes.
@@ -140,16 +155,25 @@ impl Sink for FileSink {
             buf.push(b'\n');
         }
         self.file.write_all(&buf).map_err(|e| self.err(e))?;
-        self.file.sync_data().map_err(|e| self.err(e))
+        self.file.sync_data().map_err(|e| self.err(e))?;
+        Ok(Vec::new())
     }
 }
 
-/// One POST per event with an `Idempotency-Key: STORE:SEQ` header, retried with backoff until
-/// the OMS answers 2xx (or 409, which an idempotent OMS answers for a key it already has).
+/// One POST per event with an `Idempotency-Key: STORE:SEQ` header, retried with jittered
+/// backoff until the OMS answers 2xx (or 409, which an idempotent OMS answers for a key it
+/// already has). A 5xx, 408, 429 or a transport error is retried; any other 4xx is a
+/// [`Refusal`]. `https://` URLs use rustls with the Mozilla root certificates.
 #[derive(Debug)]
 pub struct WebhookSink {
     url: String,
     client: reqwest::blocking::Client,
+    first_retry: Duration,
+}
+
+/// Whether an answer refuses the event for good.
+fn permanent(status: reqwest::StatusCode) -> bool {
+    status.is_client_error() && !matches!(status.as_u16(), 408 | 409 | 429)
 }
 
 impl WebhookSink {
@@ -161,11 +185,18 @@ impl WebhookSink {
         Ok(WebhookSink {
             url: url.to_owned(),
             client,
+            first_retry: Duration::from_millis(100),
         })
     }
 
-    fn post_until_accepted(&self, env: &Envelope) {
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30));
+    /// The same sink with another first retry delay (tests).
+    pub fn with_first_retry(mut self, delay: Duration) -> WebhookSink {
+        self.first_retry = delay;
+        self
+    }
+
+    fn post_until_accepted(&self, env: &Envelope) -> Result<(), Refusal> {
+        let mut backoff = Backoff::new(self.first_retry, Duration::from_secs(30));
         loop {
             let res = self
                 .client
@@ -174,7 +205,17 @@ impl WebhookSink {
                 .json(&event_json(env))
                 .send();
             match res {
-                Ok(r) if r.status().is_success() || r.status().as_u16() == 409 => return,
+                Ok(r) if r.status().is_success() || r.status().as_u16() == 409 => return Ok(()),
+                Ok(r) if permanent(r.status()) => {
+                    let status = r.status().as_u16();
+                    let detail = r.text().unwrap_or_default().chars().take(300).collect();
+                    return Err(Refusal {
+                        store: env.store.clone(),
+                        seq: env.seq,
+                        status,
+                        detail,
+                    });
+                }
                 Ok(r) => tracing::warn!(status = %r.status(), seq = env.seq, "webhook refused"),
                 Err(e) => tracing::warn!(error = %e, seq = env.seq, "webhook unreachable"),
             }
@@ -189,10 +230,16 @@ impl Sink for WebhookSink {
         Ok(HashMap::new())
     }
 
-    fn accept(&mut self, batch: &[Envelope]) -> Result<(), SinkError> {
+    fn accept(&mut self, batch: &[Envelope]) -> Result<Vec<Refusal>, SinkError> {
+        let mut refused: Vec<Refusal> = Vec::new();
         for env in batch {
-            self.post_until_accepted(env);
+            if refused.iter().any(|r| r.store == env.store) {
+                continue;
+            }
+            if let Err(r) = self.post_until_accepted(env) {
+                refused.push(r);
+            }
         }
-        Ok(())
+        Ok(refused)
     }
 }
