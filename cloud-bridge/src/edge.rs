@@ -10,10 +10,12 @@
 //!   for `ack_timeout_ms`, or the cloud asks for a resend, it starts again from the watermark;
 //! - the watermark moves only on the cloud's [`Ack`] (never on a PUBACK), and only forward;
 //! - a command is applied through [`Journal::apply_command`] and its result published; a
-//!   malformed command or one for another store gets a rejection and changes nothing;
+//!   malformed command or one for another store gets a rejection and changes nothing; an
+//!   applied module switch is followed by a new birth, so presence shows the modules;
 //! - a retained will of an older or equal session seen on the status topic (a late will) is
 //!   answered by publishing the birth again;
-//! - telemetry goes out every `telemetry_secs`.
+//! - telemetry (backlog, oldest unacknowledged age, devices, disk, memory, uptime, versions)
+//!   goes out every `telemetry_secs`.
 //!
 //! Between sessions it waits with jittered exponential backoff.
 
@@ -21,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocol::command::{Command, CommandResult, Outcome};
+use protocol::command::{Command, CommandBody, CommandResult, Outcome};
 use protocol::link::{Ack, Presence, PresenceState, Telemetry};
 use protocol::{topics, BootId, CommandId, Envelope, StoreId, Timestamp};
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, Packet, QoS};
@@ -374,8 +376,15 @@ impl<J: Journal> Session<J> {
             ),
             Ok(cmd) => {
                 let id = cmd.id;
+                let switch = matches!(cmd.body, CommandBody::SetModule { .. });
                 match edge.blocking(move |j| j.apply_command(&cmd)).await {
-                    Ok(r) => r,
+                    Ok(r) => {
+                        if switch && r.outcome == Outcome::Applied {
+                            // Presence reports the modules: a new birth shows the switch.
+                            self.publish_birth().await;
+                        }
+                        r
+                    }
                     Err(e) => {
                         // Not recorded: the cloud may retry the same id.
                         tracing::error!(command = %id, error = %e, "command not applied");
@@ -506,6 +515,7 @@ impl<J: Journal> Session<J> {
             disk_total_bytes: disk.map(|d| d.1),
             memory_rss_bytes: rss_bytes(),
             uptime_secs: edge.started.elapsed().as_secs(),
+            versions: edge.versions.clone(),
         })
     }
 }

@@ -86,6 +86,8 @@ pub struct Telemetry {
     pub disk_total_bytes: Option<u64>,
     pub memory_rss_bytes: Option<u64>,
     pub uptime_secs: u64,
+    /// Component versions, as in the birth, for example `("edge-daemon", "0.1.0")`.
+    pub versions: Vec<(String, String)>,
 }
 
 framed!(Ack, Magic::Ack);

@@ -153,6 +153,7 @@ fn cases() -> Vec<Case> {
                 disk_total_bytes: Some(8 << 30),
                 memory_rss_bytes: Some(42 << 20),
                 uptime_secs: 3_600,
+                versions: vec![("edge-daemon".into(), "0.1.0".into())],
             }
         ),
     ]

@@ -91,6 +91,10 @@ impl Fleet {
         v.watermark = Some(t.watermark);
         v.last_seq = Some(t.last_seq);
         v.telemetry_at = Some(t.at.millis());
+        if !t.versions.is_empty() {
+            // The newest report wins: an update shows before the next birth.
+            v.versions = t.versions.into_iter().collect();
+        }
         v.device_faults = t
             .devices
             .into_iter()
@@ -246,10 +250,12 @@ mod tests {
             disk_total_bytes: None,
             memory_rss_bytes: None,
             uptime_secs: 1,
+            versions: vec![("edge-daemon".into(), "9.9.9".into())],
         };
         f.on_message(&topics::telemetry(&s), &t.encode());
         let v = f.get(&s).unwrap();
         assert_eq!(v.backlog, Some(7));
+        assert_eq!(v.versions["edge-daemon"], "9.9.9");
         assert_eq!(
             v.device_faults,
             vec![("receipt".into(), "paper out".into())]
