@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::Verified;
 use crate::grubenv::{Env, EnvError};
-use crate::sha256_reader;
+use crate::{drop_cached, open_for_writing, read_back, Phase};
 
 /// A root slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,7 +235,7 @@ pub fn install(
     layout: &Layout,
     running: Slot,
     reporter: &Reporter,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(Phase, u64),
 ) -> Result<Slot, AgentError> {
     let mut env = Env::read(&layout.env)?;
     let active = Slot::parse(env.get("active_slot")).unwrap_or(Slot::A);
@@ -261,11 +261,11 @@ pub fn install(
         path: dst_path.to_owned(),
         source,
     };
-    let mut dst = OpenOptions::new()
-        .write(true)
-        .read(true)
-        .open(dst_path)
+    // O_EXCL on a block device: the kernel refuses a slot that is mounted or held.
+    let is_block = fs::metadata(dst_path)
+        .map(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type()))
         .map_err(write_err)?;
+    let mut dst = open_for_writing(dst_path, is_block).map_err(write_err)?;
     if let Some(cap) = capacity(dst_path, &mut dst).map_err(write_err)? {
         if cap < entry.size {
             return Err(AgentError::TooSmall {
@@ -277,8 +277,10 @@ pub fn install(
         }
     }
     // Hash what is written: the bundle was verified, but the file could change underneath.
-    let written =
-        copy_hashing(&src_path, &mut dst, entry.size, &mut progress).map_err(write_err)?;
+    let written = copy_hashing(&src_path, &mut dst, entry.size, &mut |n| {
+        progress(Phase::Write, n)
+    })
+    .map_err(write_err)?;
     if written != entry.sha256 {
         return Err(AgentError::SourceChanged {
             found: written,
@@ -286,16 +288,16 @@ pub fn install(
         });
     }
     dst.sync_all().map_err(write_err)?;
+    // The read-back must come from the device, not from the pages the write left cached.
+    drop_cached(&dst).map_err(write_err)?;
     drop(dst);
 
-    let back = File::open(dst_path).map_err(|source| AgentError::Read {
-        path: dst_path.to_owned(),
-        source,
-    })?;
     let (_, found) =
-        sha256_reader(back.take(entry.size), |_| {}).map_err(|source| AgentError::Read {
-            path: dst_path.to_owned(),
-            source,
+        read_back(dst_path, entry.size, |n| progress(Phase::ReadBack, n)).map_err(|source| {
+            AgentError::Read {
+                path: dst_path.to_owned(),
+                source,
+            }
         })?;
     if found != entry.sha256 {
         return Err(AgentError::ReadBack {
@@ -322,7 +324,7 @@ fn copy_hashing(
     src: &Path,
     dst: &mut File,
     len: u64,
-    progress: &mut impl FnMut(u64),
+    progress: &mut dyn FnMut(u64),
 ) -> io::Result<String> {
     use sha2::{Digest, Sha256};
     let mut f = File::open(src)?.take(len);
@@ -494,7 +496,7 @@ pub fn verify_and_install(
     layout: &Layout,
     running: Slot,
     reporter: &Reporter,
-    progress: impl FnMut(u64),
+    progress: impl FnMut(Phase, u64),
 ) -> Result<(Verified, Slot), InstallError> {
     let verified = crate::bundle::verify(dir, key, compatible)?;
     let slot = install(&verified, layout, running, reporter, progress)?;
@@ -559,6 +561,10 @@ mod tests {
     }
 
     fn install_it(b: &Box_) -> Result<Slot, InstallError> {
+        install_watching(b, |_, _| {})
+    }
+
+    fn install_watching(b: &Box_, progress: impl FnMut(Phase, u64)) -> Result<Slot, InstallError> {
         verify_and_install(
             &b.bundle,
             &b.key.verifying_key(),
@@ -566,7 +572,7 @@ mod tests {
             &b.layout,
             Slot::A,
             &b.reporter,
-            |_| {},
+            progress,
         )
         .map(|(_, s)| s)
     }
@@ -633,6 +639,17 @@ mod tests {
         let err = install_it(&b).unwrap_err();
         assert!(err.to_string().contains("signature"), "{err}");
         assert_eq!(fs::read(&b.layout.slot_b).unwrap(), vec![OLD; 300_000]);
+    }
+
+    #[test]
+    fn install_reports_progress_of_the_write_and_of_the_read_back() {
+        let b = new_box();
+        let mut seen = [0u64; 2];
+        install_watching(&b, |phase, n| {
+            seen[(phase == Phase::ReadBack) as usize] += n
+        })
+        .unwrap();
+        assert_eq!(seen, [200_000, 200_000], "[written, read back]");
     }
 
     #[test]
@@ -734,7 +751,7 @@ mod tests {
             &b.layout,
             Slot::B,
             &b.reporter,
-            |_| {},
+            |_, _| {},
         )
         .unwrap_err();
         assert!(err.to_string().contains("on trial"), "{err}");

@@ -18,7 +18,11 @@
 //!   transition (armed, committed, rolling back, rolled back, running, refused) is appended to a
 //!   JSON-lines status log and written to a status file.
 //! - [`flash`]: writes an image to a block device or a file with a progress bar and verifies
-//!   it by reading it back; refuses a target that is mounted (or has a mounted partition).
+//!   it by reading it back from the device (not the page cache); refuses a target that is
+//!   mounted, has a mounted partition, is swap, is held by the kernel (`O_EXCL`) or is the disk
+//!   the running system's root file system lives on.
+//! - [`read_back`], [`drop_cached`], [`open_for_writing`]: what [`flash`] and
+//!   [`agent::install`] share to write a device and verify it.
 //! - [`provision`]: checks a technician's provisioning file (store id, broker, credentials,
 //!   certificates, devices) and writes it into a data partition's `config/` directory as a
 //!   daemon drop-in plus the files its `mqtt.security` names; on the box, checks at every boot
@@ -42,9 +46,59 @@ pub mod grubenv;
 pub mod keys;
 pub mod provision;
 
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
+
+/// Which part of a write-and-verify a progress callback is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Write,
+    ReadBack,
+}
+
+impl Phase {
+    /// What a progress bar says during this phase.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Write => "writing",
+            Phase::ReadBack => "reading back",
+        }
+    }
+}
+
+/// Opens `path` for reading and writing. A block device is opened with `O_EXCL`, so the
+/// kernel itself refuses (`EBUSY`) one that is mounted, holds a mounted partition, is swap, a
+/// RAID or LVM member, or is held open exclusively by anyone else; a regular file is created
+/// when absent.
+pub fn open_for_writing(path: &Path, is_block: bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(!is_block).truncate(false);
+    if is_block {
+        o.custom_flags(rustix::fs::OFlags::EXCL.bits() as i32);
+    }
+    o.open(path)
+}
+
+/// Drops the page-cache pages of `f` (synced first, so they are clean): the next read of
+/// them comes from the device. The cache of a block device is shared by all its open files.
+pub fn drop_cached(f: &File) -> io::Result<()> {
+    rustix::fs::fadvise(f, 0, None, rustix::fs::Advice::DontNeed).map_err(io::Error::from)
+}
+
+/// Reads the first `len` bytes of `path` back from the device rather than from the page
+/// cache, and returns (bytes read, hex SHA-256); `progress` gets each chunk's size. The pages
+/// read are dropped again afterwards, so a 1 GiB read-back does not evict the box's cache.
+pub fn read_back(path: &Path, len: u64, progress: impl FnMut(u64)) -> io::Result<(u64, String)> {
+    let f = File::open(path)?;
+    drop_cached(&f)?;
+    let r = sha256_reader((&f).take(len), progress);
+    let _ = drop_cached(&f);
+    r
+}
 
 /// Streams `reader` to its end and returns (bytes read, lowercase hex SHA-256).
 pub fn sha256_reader(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use edge_image::agent::{self, Layout, Reporter, Slot, Transition};
-use edge_image::{bundle, flash, keys, provision};
+use edge_image::{bundle, flash, keys, provision, Phase};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Store-box images: signed A/B updates, flashing and provisioning.
@@ -247,8 +247,14 @@ fn run(cli: Cli) -> Result<(), String> {
             let verified = bundle::verify(&dir, &key, bundle::COMPATIBLE_X86_64)
                 .map_err(|e| refused(s(&e)))?;
             let pb = bar(verified.manifest.rootfs.size, "writing slot");
-            let slot = agent::install(&verified, &layout, running, &reporter, |n| pb.inc(n))
-                .map_err(|e| refused(s(&e)))?;
+            let slot = agent::install(&verified, &layout, running, &reporter, |phase, n| {
+                if phase == Phase::ReadBack && pb.message() != phase.label() {
+                    pb.reset();
+                    pb.set_message(phase.label());
+                }
+                pb.inc(n)
+            })
+            .map_err(|e| refused(s(&e)))?;
             pb.finish();
             println!(
                 "version {} written to slot {} and verified; it boots once at the next reboot",
@@ -285,7 +291,11 @@ fn run(cli: Cli) -> Result<(), String> {
             let mounts = read_proc("/proc/self/mounts")?;
             let swaps = read_proc("/proc/swaps")?;
             let pb = bar(0, "writing");
-            let r = flash::flash(&image, &target, &mounts, &swaps, |done, total| {
+            let r = flash::flash(&image, &target, &mounts, &swaps, |phase, done, total| {
+                if pb.message() != phase.label() {
+                    pb.reset();
+                    pb.set_message(phase.label());
+                }
                 pb.set_length(total);
                 pb.set_position(done);
             })
