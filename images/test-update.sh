@@ -15,8 +15,10 @@
 #    the daemon is never healthy, the agent gives up after the deadline (90 s here) and reboots;
 #    GRUB boots slot b again and the agent reports the rollback and its reason; the bad version
 #    is not installed a second time although the media is still attached.
-# 4. kill: the VM is killed while a bundle is being written to the inactive slot; the next boot
-#    comes up on the old slot, healthy, with nothing armed.
+# 4. kill: the VM is killed while a bundle of its own version (4.0.0-kill, so that it is
+#    installed whichever slot and version the box runs after the earlier phases) is being
+#    written to the inactive slot; the next boot comes up on the old slot, healthy, with
+#    nothing armed.
 # Every boot ends with an ACPI power-off that must be clean. Exit 0 only if all of it happened.
 # Needs root; phases 1-3 took 20 minutes (1183 s) on a 2-core machine shared with other builds.
 # PHASES="tampered good bad kill" (the default) selects phases.
@@ -63,6 +65,14 @@ make_rootfs good 2.0.0-good
 make_rootfs bad 3.0.0-bad broken
 "$agent_bin" bundle --rootfs "$work/bad.ext4" --version 3.0.0-bad --key "$key" \
     --out "$work/bundle-bad" | sed 's/^/    /'
+phases=${PHASES:-tampered good bad kill}
+if grep -qw kill <<<"$phases"; then
+    make_rootfs kill 4.0.0-kill
+    "$agent_bin" bundle --rootfs "$work/kill.ext4" --version 4.0.0-kill --key "$key" \
+        --out "$work/bundle-kill" | sed 's/^/    /'
+    rm -f "$work/kill.ext4"
+    make_media kill
+fi
 rm -f "$work/good.ext4" "$work/bad.ext4"
 cp -r --sparse=always "$work/bundle-good" "$work/bundle-tampered"
 printf 'X' | dd of="$work/bundle-tampered/rootfs.ext4" bs=1 seek=$((300 * 1024 * 1024)) \
@@ -142,20 +152,27 @@ say "bad update booted once, rolled back with its reason, not retried, clean pow
 }
 
 # ------------------------------------------------------------------ 4. killed while writing
-# The VM is killed (SIGKILL) while the good bundle is being written to the inactive slot; the
+# The VM is killed (SIGKILL) while the kill bundle is being written to the inactive slot; the
 # write is seen from the host as the sparse disk file growing. The next boot, without the
 # media, must come up on the slot that was running, healthy, with nothing armed.
 phase_kill() {
 c="$work/console-4-kill.log"
 # shellcheck disable=SC2046
-start_vm "$c" $(media good)
+start_vm "$c" $(media kill)
 wait_health "$boot_timeout"
 line=$(wait_console "$c" '"state":"(running|committed)"' 300)
 slot=$(sed -E 's/.*"slot":"([ab])".*/\1/' <<<"$line")
 used=$(du -k "$work/disk.img" | cut -f1)
+# Writing a 1 GiB slot takes about 2.5 minutes under emulation; 200 MiB well within 900 s.
+deadline=$(($(date +%s) + ${KILL_WRITE_TIMEOUT:-900}))
 until [ $(($(du -k "$work/disk.img" | cut -f1) - used)) -gt 204800 ]; do
     kill -0 "$qemu_pid" 2>/dev/null || die "QEMU exited before the slot was written"
+    if line=$(grep -aEm1 '"state":"refused"' "$c"); then
+        die "the kill bundle was refused, nothing is being written: ${line#*edge-update: }"
+    fi
     grep -aq '"state":"armed"' "$c" && die "the write ended before the VM could be killed"
+    [ "$(date +%s)" -lt "$deadline" ] \
+        || die "the disk did not grow by 200 MiB within ${KILL_WRITE_TIMEOUT:-900} s"
     sleep 1
 done
 kill -KILL "$qemu_pid"
@@ -175,7 +192,6 @@ check_data_clean
 say "VM killed during the write: the box stays on slot $slot, healthy, nothing armed"
 }
 
-phases=${PHASES:-tampered good bad kill}
 for phase in $phases; do
     say "phase $phase"
     "phase_$phase"
