@@ -7,7 +7,13 @@
 //! - `rfid ADDR`: run an LLRP inventory for N seconds and print the aggregated reads.
 //! - `decode-barcode DATA`, `decode-epc HEX`: interpret data without any device.
 //! - `self-test`: identity, addresses, versions, device states and cloud reachability, printed on
-//!   the receipt printer as a ticket and on standard output.
+//!   the receipt printer as a ticket and on standard output. Printers are asked for their status
+//!   (a receipt printer's real-time status, a label printer's `~HS`), RFID readers and the MQTT
+//!   broker are tried with a TCP connection, scanners and GPIO chips by their device node.
+//!
+//! # Current limitations
+//! - The self-test opens its own connection to each printer; a printer that takes one TCP
+//!   client at a time while the daemon holds it shows as unreachable or silent.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
@@ -21,7 +27,7 @@ use serde_json::{json, Value};
 use crate::config::Config;
 use crate::devices::config::DeviceSpec;
 use crate::devices::document::{ReceiptBlock, ReceiptDocument, RowCell, TextAlign};
-use crate::devices::printer::error_chain;
+use crate::devices::printer::{error_chain, Backend, Label, Receipt};
 use crate::devices::readers::ScannerPort;
 use crate::devices::views;
 
@@ -296,6 +302,18 @@ fn reachable(addr: &str, timeout: Duration) -> Result<(), String> {
     Err(last)
 }
 
+/// A printer's condition as its status query reports it (`online`, `paper_low`, `cover_open`,
+/// `error: …`), or what its failure stands for (`offline: …`; a silent ZPL printer is `error`).
+fn printer_condition<B: Backend>(address: &str) -> String {
+    match B::connect(address).and_then(|mut conn| B::status(&mut conn)) {
+        Ok(status) => match B::condition(&status) {
+            (state, None) => state.to_owned(),
+            (state, Some(detail)) => format!("{state}: {detail}"),
+        },
+        Err(e) => format!("{}: {}", B::failure_state(&e), error_chain(&e)),
+    }
+}
+
 /// `host:port` of a broker URL (`mqtt://h:1883`, `mqtts://h`, `tcp://…`, `ssl://…`).
 pub fn broker_address(url: &str) -> Result<String, String> {
     let (scheme, rest) = url
@@ -344,10 +362,14 @@ pub fn self_test_report(cfg: &Config) -> Value {
                 }
                 DeviceSpec::KickDrawer { .. } => None,
             };
-            let state = match target.as_deref().map(|a| reachable(a, timeout)) {
-                Some(Ok(())) => "reachable".to_owned(),
-                Some(Err(e)) => format!("unreachable: {e}"),
-                None => "on its printer".to_owned(),
+            let state = match (d, target.as_deref()) {
+                (DeviceSpec::ReceiptPrinter { .. }, Some(a)) => printer_condition::<Receipt>(a),
+                (DeviceSpec::LabelPrinter { .. }, Some(a)) => printer_condition::<Label>(a),
+                (_, Some(a)) => match reachable(a, timeout) {
+                    Ok(()) => "reachable".to_owned(),
+                    Err(e) => format!("unreachable: {e}"),
+                },
+                (_, None) => "on its printer".to_owned(),
             };
             json!({ "name": d.name(), "kind": d.kind(), "state": state })
         })
@@ -473,19 +495,65 @@ mod tests {
     #[test]
     fn the_self_test_ticket_names_devices_and_cloud() {
         let sim = SimPrinter::start().unwrap();
+        sim.update_state(|s| s.paper = drivers::escpos::PaperLevel::NearEnd);
+        let label = drivers::zpl::sim::SimLabelPrinter::start().unwrap();
+        label.update_state(|s| s.head_open = true);
+        let broker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut cfg = Config::default();
-        cfg.devices.list = vec![DeviceSpec::ReceiptPrinter {
-            name: "receipt-1".into(),
-            address: sim.addr().to_string(),
-            paper: Default::default(),
-        }];
+        cfg.devices.list = vec![
+            DeviceSpec::ReceiptPrinter {
+                name: "receipt-1".into(),
+                address: sim.addr().to_string(),
+                paper: Default::default(),
+            },
+            DeviceSpec::LabelPrinter {
+                name: "labels-1".into(),
+                address: label.addr().to_string(),
+            },
+        ];
         let report = self_test_report(&cfg);
-        assert_eq!(report["devices"][0]["state"], "reachable", "{report}");
+        assert_eq!(report["devices"][0]["state"], "paper_low", "{report}");
+        let label_state = report["devices"][1]["state"].as_str().unwrap();
+        assert!(label_state.starts_with("error: "), "{report}");
         assert!(report["cloud"].as_str().unwrap().contains("not configured"));
+
+        // The broker answers on a local port: reachable, and the ticket says so.
+        let broker_addr = broker.local_addr().unwrap();
+        cfg.mqtt.url = Some(format!("mqtt://{broker_addr}"));
+        let report = self_test_report(&cfg);
+        let cloud = format!("broker {broker_addr} reachable");
+        assert_eq!(report["cloud"], cloud.as_str(), "{report}");
         let ticket = self_test_ticket(&report, Some("127.0.0.1"));
         print_document(&sim.addr().to_string(), Paper::Mm80, &ticket).unwrap();
         let jobs = sim.wait_for_jobs(1, Duration::from_secs(5));
-        assert!(jobs[0].text.contains("SELF-TEST"), "{}", jobs[0].text);
-        assert!(jobs[0].text.contains("receipt-1"), "{}", jobs[0].text);
+        let printed = &jobs[0].text;
+        assert!(printed.contains("SELF-TEST"), "{printed}");
+        assert!(printed.contains(&format!("Cloud: {cloud}")), "{printed}");
+        assert!(
+            printed.contains("receipt-1") && printed.contains("paper_low"),
+            "{printed}"
+        );
+        assert!(printed.contains(env!("CARGO_PKG_VERSION")), "{printed}");
+        assert!(printed.contains("edge_daemon"), "{printed}");
+        assert!(printed.contains(&cfg.api.listen.to_string()), "{printed}");
+        assert!(
+            printed.contains("LAN API") && printed.contains("Box address"),
+            "{printed}"
+        );
+
+        // The broker is gone: its port refuses, and the ticket says unreachable.
+        drop(broker);
+        let report = self_test_report(&cfg);
+        let cloud = report["cloud"].as_str().unwrap();
+        assert!(cloud.starts_with("broker unreachable: "), "{report}");
+        sim.take_jobs();
+        let ticket = self_test_ticket(&report, None);
+        print_document(&sim.addr().to_string(), Paper::Mm80, &ticket).unwrap();
+        let jobs = sim.wait_for_jobs(1, Duration::from_secs(5));
+        assert!(
+            jobs[0].text.contains("Cloud: broker unreachable"),
+            "{}",
+            jobs[0].text
+        );
     }
 }

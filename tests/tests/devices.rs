@@ -1029,3 +1029,109 @@ fn concurrent_retries_of_a_device_action_act_once() {
     let raws = printed.iter().filter(|j| j.text.contains("once")).count();
     assert_eq!(raws, 1, "the raw bytes were sent {raws} times");
 }
+
+/// A TCP server that answers every connection with random bytes (each OR-ed with `set_bits`)
+/// until it is dropped; it reads nothing.
+struct GarbageServer {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl GarbageServer {
+    fn start(set_bits: u8) -> GarbageServer {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let (stop2, count) = (stop.clone(), connections.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let stop3 = stop2.clone();
+                std::thread::spawn(move || {
+                    use std::io::Write;
+                    let mut buf = [0u8; 512];
+                    while !stop3.load(Ordering::SeqCst) {
+                        getrandom::getrandom(&mut buf).unwrap();
+                        buf.iter_mut().for_each(|b| *b |= set_bits);
+                        if conn.write_all(&buf).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                });
+            }
+        });
+        GarbageServer {
+            addr,
+            stop,
+            connections,
+        }
+    }
+
+    fn connections(&self) -> u32 {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for GarbageServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A "printer" on 9100 and an "LLRP reader" on 5084 that send only random bytes: both devices
+/// are offline with a reason, the daemon keeps answering and trying, and it stops cleanly.
+#[test]
+fn garbage_from_a_printer_and_a_reader_leaves_the_daemon_answering() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // Bit 7 set: never an ESC/POS real-time status byte, so the printer's replies are all noise.
+    let printer = GarbageServer::start(0x80);
+    let reader = GarbageServer::start(0);
+    let till = format!(
+        "kind = \"receipt_printer\"\nname = \"till-1\"\naddress = \"{}\"",
+        printer.addr
+    );
+    let door = format!(
+        "kind = \"rfid_reader\"\nname = \"door\"\naddress = \"{}\"",
+        reader.addr
+    );
+    let file = devices_config(dir.path(), "status_poll_ms = 100", &[&till, &door]);
+    let (daemon, base, token) = start_on(dir.path(), &file, "associate");
+
+    for device in ["till-1", "door"] {
+        let d = wait_state(&base, &token, device, "offline");
+        assert_eq!(d["state"], "offline", "{device}: {d}");
+        assert!(!d["detail"].as_str().unwrap_or_default().is_empty(), "{d}");
+    }
+    // A receipt waits instead of being sent into the noise.
+    let doc = json!({"blocks": [{"type": "text", "text": "into the noise?"}]});
+    let (status, job) = post(&base, &token, "/v1/devices/till-1/print", doc);
+    assert_eq!(status, 202, "{job}");
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_job(&base, &token, &id, "waiting"), "waiting");
+
+    // The daemon still answers, and keeps trying both devices.
+    let before = (printer.connections(), reader.connections());
+    std::thread::sleep(Duration::from_secs(3));
+    let health = client().get(format!("{base}/v1/health")).send().unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let list = get(&base, &token, "/v1/devices");
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+    assert!(
+        printer.connections() > before.0,
+        "the printer was not tried again"
+    );
+    assert!(
+        reader.connections() > before.1,
+        "the reader was not tried again"
+    );
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+}
