@@ -14,6 +14,23 @@
 //!   queries status (drain, match the reply pattern, time out) and prints whole jobs or none.
 //! - [`sim`]: a simulated printer on TCP.
 //!
+//! # Status: polled, not pushed
+//! The design polls real-time status (`DLE EOT 1`, `2`, `3`, `4`) before every job and every
+//! `status_poll_ms` in the daemon; it never enables Automatic Status Back (`GS a n` is not
+//! sent). Why:
+//! - A real-time request is answered even while the printer is offline, in error or has a full
+//!   buffer (PROTOCOLS.md §1.5, §1.7), so a poll always gets a fresh answer or a clear timeout; ASB
+//!   only speaks on a change, so a lost message or a silently dropped TCP connection leaves a
+//!   stale state that looks healthy.
+//! - Every reply is one byte with a fixed pattern, matched against the request just sent; ASB
+//!   messages arrive unasked and can land between job bytes and status replies, which would need
+//!   a reader thread per printer and a way to re-enable ASB after every reconnect or power cycle.
+//! - A status check before each job is needed anyway to print whole jobs or none.
+//!
+//! ASB messages that a printer sends on its own (enabled by a memory switch, or by a previous
+//! host) are still recognised while waiting for a reply: they are set aside, never mistaken for
+//! a reply, and kept as [`Printer::last_asb`]. The daemon does not use them.
+//!
 //! # Example
 //! ```
 //! use drivers::escpos::sim::SimPrinter;
@@ -34,6 +51,8 @@
 //! - CODE128 is always sent in code set B.
 //! - Whether a job printed completely is known only as far as the status before it says; a
 //!   fault that appears mid-job shows in the next status query.
+//! - A change of state (cover opened, paper out, drawer closed) is seen at the next poll, not
+//!   the moment it happens, because Automatic Status Back is not enabled (see above).
 
 pub mod codepage;
 pub mod document;
