@@ -2,18 +2,22 @@
 //! [`cloud_bridge::journal::Journal`] over the [`Store`], and [`start`] runs the edge end when
 //! `mqtt.url` is configured.
 //!
-//! Module switches from the cloud are stored (see [`crate::store::link`]) and reported in the
-//! presence message on top of the configured modules.
+//! Module switches from the cloud are stored (see [`crate::store::link`]), override the
+//! configured modules in the API's gates from the next request on, and are reported in the
+//! presence message. The link's figures (connected, backlog, oldest unacknowledged age,
+//! watermark, session) are exported to `/metrics`.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use cloud_bridge::edge::{Edge, EdgeSettings};
+use cloud_bridge::edge::{Edge, EdgeSettings, EdgeStats};
 use cloud_bridge::journal::{Journal, RawEvent};
 use protocol::command::{Command, CommandResult, Module};
 use protocol::link::DeviceState;
 use protocol::StoreId;
 
+use crate::clock::now;
 use crate::config::Modules;
 use crate::devices::manager::DeviceManager;
 use crate::store::{Store, StoreError};
@@ -129,7 +133,9 @@ impl Journal for StoreJournal {
     }
 }
 
-/// Starts the edge end if `settings.url` is set; `None` when the box runs offline.
+/// Starts the edge end if `settings.url` is set; `None` when the box runs offline. The task
+/// also exports the link's figures as gauges for `/metrics` every second (see
+/// [`export_metrics`]).
 pub fn start(
     settings: &EdgeSettings,
     journal: StoreJournal,
@@ -141,13 +147,52 @@ pub fn start(
         "edge-daemon".to_owned(),
         env!("CARGO_PKG_VERSION").to_owned(),
     )];
+    let store = journal.store.clone();
     let edge = Edge::new(Arc::new(journal), settings.clone(), versions)?;
+    let stats = edge.stats();
     tracing::info!(store = %edge_store(settings), "cloud link starting");
     Ok(Some(tokio::spawn(async move {
-        if let Err(e) = edge.run().await {
-            tracing::error!(error = %e, "cloud link stopped");
+        let metrics = export_metrics(store, stats);
+        tokio::select! {
+            r = edge.run() => if let Err(e) = r {
+                tracing::error!(error = %e, "cloud link stopped");
+            },
+            () = metrics => {}
         }
     })))
+}
+
+/// Every second: `edge_link_connected` (0/1), `edge_link_session`, `edge_link_watermark`,
+/// `edge_link_backlog` (events journaled but not acknowledged by the cloud),
+/// `edge_link_oldest_unacked_ms` (0 with no backlog), `edge_link_published_total` and
+/// `edge_link_commands_total`.
+async fn export_metrics(store: Store, stats: Arc<EdgeStats>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let wm = stats.watermark.load(Ordering::Relaxed);
+        let s = store.clone();
+        let figures = tokio::task::spawn_blocking(move || {
+            let last = s.stats()?.last_seq;
+            let oldest = s.journal_after(wm, 1)?.first().map(|e| e.at);
+            Ok::<_, StoreError>((last, oldest))
+        })
+        .await;
+        let Ok(Ok((last, oldest))) = figures else {
+            continue;
+        };
+        let age = oldest.map_or(0, |at| (now().millis() - at.millis()).max(0));
+        let connected = stats.connected.load(Ordering::Relaxed);
+        metrics::gauge!("edge_link_connected").set(f64::from(u8::from(connected)));
+        metrics::gauge!("edge_link_session").set(stats.session.load(Ordering::Relaxed) as f64);
+        metrics::gauge!("edge_link_watermark").set(wm as f64);
+        metrics::gauge!("edge_link_backlog").set(last.saturating_sub(wm) as f64);
+        metrics::gauge!("edge_link_oldest_unacked_ms").set(age as f64);
+        metrics::gauge!("edge_link_published_total")
+            .set(stats.published.load(Ordering::Relaxed) as f64);
+        metrics::gauge!("edge_link_commands_total")
+            .set(stats.commands.load(Ordering::Relaxed) as f64);
+    }
 }
 
 /// The broker's host and port for logs: never user info or paths.

@@ -608,3 +608,98 @@ fn malformed_payloads_on_every_topic_crash_neither_end_and_commands_apply_once()
         .contains(&json!("pos")));
     bridge.kill();
 }
+
+/// `cloud-bridge command ... catalog|module ...` with its exit status and JSON result.
+fn command(url: &str, what: &[&str]) -> (i32, Value) {
+    let args = ["command", "--mqtt", url, "--store", STORE];
+    let out = bridge_cli(&[&args[..], what].concat()).unwrap();
+    let result = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap_or_else(|_| panic!("no result: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap_or(-1), result)
+}
+
+#[test]
+fn catalog_and_module_commands_take_effect_on_the_lan_api() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let data = dir.path().join("data");
+    let broker = Broker::start(dir.path()).unwrap();
+    let url = broker.url();
+    let daemon = start_daemon(&data, &url);
+    fleet_until(&url, |s| s["online"] == true);
+    let token = issue_token(&data, "associate").unwrap();
+    let item = || {
+        let r = client()
+            .get(format!("{}/v1/pos/items/MUG-1", daemon.base))
+            .bearer_auth(&token)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().unwrap())
+    };
+    assert_eq!(item().1["name"], "Stoneware Mug");
+
+    // A snapshot from the cloud: the sample catalog at version 100 with the mug renamed.
+    let mut doc: Value = serde_json::from_str(edge_daemon::store::pos::SAMPLE_CATALOG).unwrap();
+    doc["version"] = 100.into();
+    let mug = doc["products"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["id"] == "mug")
+        .unwrap();
+    mug["name"] = "Cloud Mug".into();
+    let snapshot = dir.path().join("snapshot.json");
+    std::fs::write(&snapshot, doc.to_string()).unwrap();
+    let file = snapshot.to_str().unwrap();
+    let load = [
+        "catalog",
+        "--file",
+        file,
+        "--kind",
+        "snapshot",
+        "--version",
+        "100",
+    ];
+    let (code, result) = command(&url, &load);
+    assert_eq!(
+        (code, &result["outcome"]),
+        (0, &json!("applied")),
+        "{result}"
+    );
+    assert_eq!(item().1["name"], "Cloud Mug");
+
+    // A delta on a base the box does not have: refused, asking for a resync, nothing changes.
+    let delta = dir.path().join("delta.json");
+    std::fs::write(&delta, r#"{"version": 102, "base_version": 101}"#).unwrap();
+    let file = delta.to_str().unwrap();
+    let args = [
+        "catalog",
+        "--file",
+        file,
+        "--kind",
+        "delta",
+        "--version",
+        "102",
+    ];
+    let (code, result) = command(&url, &[&args[..], &["--base-version", "101"]].concat());
+    assert_eq!(code, 1, "{result}");
+    let reason = result["outcome"]["rejected"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("resync"), "{reason}");
+    assert_eq!(item().1["name"], "Cloud Mug");
+
+    // Switching POS off from the cloud closes its API at once and shows in presence.
+    let (code, result) = command(&url, &["module", "pos", "off"]);
+    assert_eq!(code, 0, "{result}");
+    let (status, problem) = item();
+    assert_eq!(status, 404, "{problem}");
+    assert!(
+        problem["type"].as_str().unwrap().contains("module"),
+        "{problem}"
+    );
+    let off = fleet_until(&url, |s| {
+        s["online"] == true && !s["modules"].as_array().unwrap().contains(&json!("pos"))
+    });
+    assert!(off["modules"].is_array());
+    let (code, _) = command(&url, &["module", "pos", "on"]);
+    assert_eq!(code, 0);
+    assert_eq!(item().0, 200);
+}

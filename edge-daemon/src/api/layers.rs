@@ -44,6 +44,8 @@ pub async fn authenticate(
     };
     tracing::Span::current().record("role", principal.role.as_str());
     req.extensions_mut().insert(principal);
+    // For the module gates below, which switches live in the store.
+    req.extensions_mut().insert(state);
     Ok(next.run(req).await)
 }
 
@@ -101,20 +103,32 @@ impl Module {
 /// The `routes` of `module`, behind its gate: when the module is off, every path under its
 /// prefix answers 404 with the problem type `module-disabled`. Modules gain endpoints with their
 /// rollout phases; until then a module's router holds only the gate and the not-found answer.
-pub fn module_router(module: Module, enabled: bool, routes: Router<AppState>) -> Router<AppState> {
+///
+/// `configured` is the switch from the configuration; a module switch from the cloud (stored by
+/// the link, [`crate::store::Store::link_module`]) overrides it, live, from the next request on.
+/// The gate sits inside [`authenticate`], which hands it the state.
+pub fn module_router(
+    module: Module,
+    configured: bool,
+    routes: Router<AppState>,
+) -> Router<AppState> {
     let router = routes.fallback(|| async { ApiError::NotFound("no such endpoint".into()) });
-    if enabled {
-        router
-    } else {
-        router.layer(axum::middleware::from_fn(
-            move |_req: Request, _next: Next| async move {
+    router.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| async move {
+            let live = req
+                .extensions()
+                .get::<AppState>()
+                .and_then(|s| s.store.link_module(module.name()).ok().flatten());
+            if live.unwrap_or(configured) {
+                next.run(req).await
+            } else {
                 ApiError::ModuleDisabled {
                     module: module.name(),
                 }
                 .into_response()
-            },
-        ))
-    }
+            }
+        },
+    ))
 }
 
 /// Errors produced outside the handlers (405 from the router, 413 from a body limit, 408 from

@@ -8,23 +8,37 @@
 //! | `link_settings` | `module/NAME` | `[0]` or `[1]` |
 //! | `link_settings` | `config/KEY` | UTF-8 value |
 //! | `link_settings` | `catalog_version` | `u64` big-endian |
-//! | `link_settings` | `catalog/VERSION` (8 bytes BE) | the payload's JSON text |
 //!
-//! A command is applied in **one sled transaction** over `link_commands` and `link_settings`
-//! that also records its id, then flushed before its result is published: a repeated id gets
-//! the recorded result and changes nothing.
+//! A module or configuration command is applied in **one sled transaction** over
+//! `link_commands` and `link_settings` that also records its id, then flushed before its
+//! result is published: a repeated id gets the recorded result and changes nothing.
+//!
+//! A catalog command loads the catalog like `POST /v1/pos/catalog`: through [`Store::write`],
+//! whose transaction appends `CatalogLoaded`, updates the pos projection and records the
+//! command id as an idempotency key in the scope `cloud-command` with the encoded result. The
+//! result is then copied to `link_commands`. A delta whose base is not the box's catalog
+//! version is refused with a reason starting `resync`, and nothing changes.
+//!
+//! # Current limitations
+//! - Catalog loads from the cloud are journaled with the actor `Admin`: the event format has
+//!   no cloud actor yet.
 
 use protocol::command::{CatalogKind, CatalogPayload, Command, CommandBody, CommandResult};
 use protocol::command::{Module, Outcome};
+use protocol::event::Actor;
+use protocol::Event;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
-use super::{read_u64, Store, StoreError};
+use super::{read_u64, IdemRequest, Planned, Reader, Store, StoreError, WriteError};
 use crate::clock::now;
+use crate::domain::catalog::CatalogError;
 
 const WATERMARK: &[u8] = b"watermark";
 const SESSION: &[u8] = b"session";
 const CATALOG_VERSION: &[u8] = b"catalog_version";
+/// The idempotency scope that records catalog commands' ids with their journal events.
+const COMMAND_SCOPE: &str = "cloud-command";
 /// The longest configuration key and value a command may set.
 const MAX_KEY: usize = 128;
 const MAX_VALUE: usize = 4096;
@@ -109,6 +123,14 @@ impl Store {
         Ok(out)
     }
 
+    /// The switch a cloud command set for the module named `name`, if any.
+    pub fn link_module(&self, name: &str) -> Result<Option<bool>, StoreError> {
+        let tree = self.link_tree("link_settings")?;
+        Ok(tree
+            .get(format!("module/{name}"))?
+            .map(|v| v.as_ref() == [1]))
+    }
+
     /// A configuration value set by a cloud command.
     pub fn link_config(&self, key: &str) -> Result<Option<String>, StoreError> {
         let tree = self.link_tree("link_settings")?;
@@ -124,6 +146,9 @@ impl Store {
 
     /// Applies `cmd` exactly once; see the module docs.
     pub fn apply_link_command(&self, cmd: &Command) -> Result<CommandResult, StoreError> {
+        if let CommandBody::Catalog(payload) = &cmd.body {
+            return self.apply_catalog_command(cmd, payload);
+        }
         let commands = self.link_tree("link_commands")?;
         let settings = self.link_tree("link_settings")?;
         let _guard = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -158,6 +183,89 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A catalog command: the catalog is loaded through [`Store::write`], so that its
+    /// `CatalogLoaded` event and the command's id (an idempotency record in the scope
+    /// `cloud-command`, holding the encoded result) commit in one transaction. The result is
+    /// then copied to `link_commands`; a crash between the two replays the idempotency record.
+    fn apply_catalog_command(
+        &self,
+        cmd: &Command,
+        payload: &CatalogPayload,
+    ) -> Result<CommandResult, StoreError> {
+        let commands = self.link_tree("link_commands")?;
+        let id = *cmd.id.as_bytes();
+        if let Some(raw) = commands.get(id)? {
+            return CommandResult::decode(&raw).map_err(|e| corrupt("command record", e));
+        }
+        let key = cmd.id.to_string();
+        let idem = IdemRequest {
+            scope: COMMAND_SCOPE.into(),
+            fingerprint: IdemRequest::fingerprint_of("COMMAND", &key, b""),
+            key,
+        };
+        let store = self.store_id().clone();
+        let written = self.write(Some(&idem), |r| {
+            let (events, outcome) = match catalog_event(r, payload)? {
+                Ok(event) => (vec![event], Outcome::Applied),
+                Err(reason) => (Vec::new(), Outcome::Rejected { reason }),
+            };
+            let result = CommandResult {
+                id: cmd.id,
+                store,
+                at: now(),
+                outcome,
+            };
+            Ok::<_, StoreError>(Planned {
+                events,
+                response: result.encode(),
+                ..Planned::default()
+            })
+        });
+        let response = match written {
+            Ok(outcome) => outcome.response().to_vec(),
+            Err(WriteError::Rejected(e) | WriteError::Store(e)) => return Err(e),
+            Err(WriteError::IdempotencyConflict) => {
+                return Err(corrupt("command record", "fingerprint differs for one id"))
+            }
+        };
+        let result = CommandResult::decode(&response).map_err(|e| corrupt("command record", e))?;
+        commands.insert(id, response)?;
+        if result.outcome == Outcome::Applied {
+            let settings = self.link_tree("link_settings")?;
+            settings.insert(CATALOG_VERSION, &payload.version.to_be_bytes())?;
+        }
+        self.flush()?;
+        Ok(result)
+    }
+}
+
+/// The `CatalogLoaded` event a catalog command journals, or why it is refused. A delta whose
+/// base is not the box's catalog version asks for a resync.
+fn catalog_event(r: &Reader<'_>, p: &CatalogPayload) -> Result<Result<Event, String>, StoreError> {
+    if serde_json::from_str::<serde_json::Value>(&p.json).is_err() {
+        return Ok(Err("catalog payload is not JSON".into()));
+    }
+    let current = r.catalog()?.map(|c| c.version);
+    let delta = p.kind == CatalogKind::Delta;
+    if delta && p.base_version != current {
+        return Ok(Err(format!(
+            "resync: the delta applies to version {:?} but the box has version {current:?}; \
+             send a snapshot",
+            p.base_version
+        )));
+    }
+    Ok(match r.catalog_load(delta, &p.json, Actor::Admin)? {
+        Ok((_, next)) if next.version != p.version => Err(format!(
+            "the command says version {} but its document gives version {}",
+            p.version, next.version
+        )),
+        Ok((event, _)) => Ok(event),
+        Err(e @ CatalogError::WrongBase { .. }) => Err(format!("resync: {e}; send a snapshot")),
+        Err(e) => Err(e.to_string()),
+    })
+}
+
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 /// Writes the command's effect, or returns why it is refused (and writes nothing).
@@ -174,27 +282,8 @@ fn apply(sets: &TransactionalTree, body: &CommandBody) -> TxResult<Result<(), St
             sets.insert(format!("config/{key}").as_bytes(), value.as_bytes())?;
             Ok(Ok(()))
         }
-        CommandBody::Catalog(payload) => {
-            let current = match sets.get(CATALOG_VERSION)? {
-                Some(v) => <[u8; 8]>::try_from(v.as_ref())
-                    .map(u64::from_be_bytes)
-                    .map_err(|_| {
-                        ConflictableTransactionError::Abort(corrupt(
-                            "catalog version",
-                            "not 8 bytes",
-                        ))
-                    })?,
-                None => 0,
-            };
-            if let Err(why) = check_catalog(payload, current) {
-                return Ok(Err(why));
-            }
-            let mut key = b"catalog/".to_vec();
-            key.extend_from_slice(&payload.version.to_be_bytes());
-            sets.insert(key, payload.json.as_bytes())?;
-            sets.insert(CATALOG_VERSION, &payload.version.to_be_bytes())?;
-            Ok(Ok(()))
-        }
+        // Catalog commands go through `Store::apply_catalog_command`.
+        CommandBody::Catalog(_) => Ok(Err("catalog commands are applied elsewhere".into())),
     }
 }
 
@@ -220,27 +309,6 @@ fn check_config(key: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn check_catalog(p: &CatalogPayload, current: u64) -> Result<(), String> {
-    if serde_json::from_str::<serde_json::Value>(&p.json).is_err() {
-        return Err("catalog payload is not JSON".into());
-    }
-    match p.kind {
-        CatalogKind::Snapshot if p.version <= current => Err(format!(
-            "snapshot version {} is not newer than the current catalog version {current}",
-            p.version
-        )),
-        CatalogKind::Delta if p.base_version != Some(current) => Err(format!(
-            "delta applies to version {:?}, but the current catalog version is {current}",
-            p.base_version
-        )),
-        CatalogKind::Delta if p.version <= current => Err(format!(
-            "delta version {} is not newer than its base {current}",
-            p.version
-        )),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]
@@ -320,6 +388,7 @@ mod tests {
                 value: "x".into(),
             },
             catalog(CatalogKind::Snapshot, 1, None, "{not json"),
+            catalog(CatalogKind::Snapshot, 1, None, "{}"),
             catalog(CatalogKind::Delta, 2, Some(1), "{}"),
         ];
         for body in bad {
@@ -330,23 +399,12 @@ mod tests {
         }
         assert_eq!(store.link_catalog_version().unwrap(), 0);
         assert_eq!(store.link_config("store_id").unwrap(), None);
+        assert_eq!(
+            store.stats().unwrap().last_seq,
+            0,
+            "a refusal journaled something"
+        );
 
-        let ok = cmd(&store, catalog(CatalogKind::Snapshot, 3, None, "{}"));
-        assert_eq!(
-            store.apply_link_command(&ok).unwrap().outcome,
-            Outcome::Applied
-        );
-        let delta = cmd(&store, catalog(CatalogKind::Delta, 4, Some(3), "{}"));
-        assert_eq!(
-            store.apply_link_command(&delta).unwrap().outcome,
-            Outcome::Applied
-        );
-        let stale = cmd(&store, catalog(CatalogKind::Delta, 5, Some(3), "{}"));
-        assert!(matches!(
-            store.apply_link_command(&stale).unwrap().outcome,
-            Outcome::Rejected { .. }
-        ));
-        assert_eq!(store.link_catalog_version().unwrap(), 4);
         let cfg = cmd(
             &store,
             CommandBody::SetConfig {
@@ -361,6 +419,83 @@ mod tests {
                 .unwrap()
                 .as_deref(),
             Some("300")
+        );
+    }
+
+    /// The sample catalog as a snapshot of `version`.
+    fn sample_at(version: u64) -> String {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(crate::store::pos::SAMPLE_CATALOG).unwrap();
+        doc["version"] = version.into();
+        doc.to_string()
+    }
+
+    #[test]
+    fn catalog_commands_load_the_catalog_with_their_id_and_a_wrong_base_asks_for_a_resync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let version = || store.reader().catalog().unwrap().map(|c| c.version);
+        let loaded = || {
+            let all = store.journal_after(0, 1000).unwrap();
+            all.iter()
+                .filter(|e| e.event.kind() == "catalog_loaded")
+                .count()
+        };
+        let snap = cmd(
+            &store,
+            catalog(CatalogKind::Snapshot, 10, None, &sample_at(10)),
+        );
+        assert_eq!(
+            store.apply_link_command(&snap).unwrap().outcome,
+            Outcome::Applied
+        );
+        assert_eq!((version(), loaded()), (Some(10), 1));
+        // The same id again: the recorded result, no second load.
+        let again = store.apply_link_command(&snap).unwrap();
+        assert_eq!(again.outcome, Outcome::Applied);
+        assert_eq!(loaded(), 1);
+
+        let delta = r#"{"version": 11, "base_version": 10}"#;
+        let d = cmd(&store, catalog(CatalogKind::Delta, 11, Some(10), delta));
+        assert_eq!(
+            store.apply_link_command(&d).unwrap().outcome,
+            Outcome::Applied
+        );
+        assert_eq!((version(), loaded()), (Some(11), 2));
+        assert_eq!(store.link_catalog_version().unwrap(), 11);
+
+        let last = store.stats().unwrap().last_seq;
+        let stale = r#"{"version": 13, "base_version": 12}"#;
+        let wrong = cmd(&store, catalog(CatalogKind::Delta, 13, Some(12), stale));
+        match store.apply_link_command(&wrong).unwrap().outcome {
+            Outcome::Rejected { reason } => assert!(reason.starts_with("resync"), "{reason}"),
+            other => panic!("a delta on the wrong base was {other:?}"),
+        }
+        // The payload's base matches but the document's does not: refused as well.
+        let lying = cmd(&store, catalog(CatalogKind::Delta, 13, Some(11), stale));
+        assert!(matches!(
+            store.apply_link_command(&lying).unwrap().outcome,
+            Outcome::Rejected { .. }
+        ));
+        let old = cmd(
+            &store,
+            catalog(CatalogKind::Snapshot, 5, None, &sample_at(5)),
+        );
+        assert!(matches!(
+            store.apply_link_command(&old).unwrap().outcome,
+            Outcome::Rejected { .. }
+        ));
+        assert_eq!(store.stats().unwrap().last_seq, last);
+        assert_eq!(version(), Some(11));
+        drop(store);
+        let store = open(dir.path());
+        assert_eq!(
+            store.apply_link_command(&d).unwrap().outcome,
+            Outcome::Applied
+        );
+        assert_eq!(
+            store.reader().catalog().unwrap().map(|c| c.version),
+            Some(11)
         );
     }
 
