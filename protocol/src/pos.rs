@@ -87,6 +87,8 @@ pub enum CartOp {
     AttachCustomer { customer: CustomerId },
     /// A payment was taken.
     AddTender { tender: Tender },
+    /// The sale is exempted from tax, for `reason`.
+    ExemptTax { reason: String, by: Actor },
 }
 
 /// A discount on one line, naming the rule that gave it.

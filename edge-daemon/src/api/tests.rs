@@ -434,6 +434,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("/v1/pos/sales/{id}/lines/{line}/price", "post", true),
     ("/v1/pos/sales/{id}/coupons", "post", true),
     ("/v1/pos/sales/{id}/customer", "post", true),
+    ("/v1/pos/sales/{id}/exemption", "post", true),
     ("/v1/pos/sales/{id}/tenders", "post", true),
     ("/v1/pos/sales/{id}/complete", "post", true),
     ("/v1/pos/sales/{id}/void", "post", true),

@@ -21,14 +21,17 @@
 //! # Rounding rules
 //! - Percentages and tax rates are exact integers (basis points, parts per million); a result is
 //!   rounded once, half away from zero, to the minor unit.
-//! - Tax is computed per line and per jurisdiction, on the line's net after discounts.
+//! - Tax is computed per jurisdiction on each line's net after discounts, rounded per line or
+//!   once per document and split back over the lines (see [`tax`]); cash settled amounts are
+//!   rounded to the store's cash increment where configured, and the rounding is recorded.
 //! - A cart-level discount is split over the lines in proportion to their net, remainders going
 //!   to the earliest lines; a return refunds a share of the line's paid total so that returning
 //!   every unit, in any number of steps, refunds exactly what was paid.
 //!
 //! # Current limitations
-//! - Tax rounding is per line only; document-level rounding, cash rounding (to 0.05) and tax
-//!   exemptions are not implemented.
+//! - Tax exemptions cover a whole sale, not single lines, and only where prices exclude tax.
+//! - Cash refunds are not rounded to the cash increment; a return of a rounded cash sale
+//!   refunds exact amounts (the last one making up any rounding the sale took less).
 //! - Promotions: no fixed-price bundles; coupons have validity windows but no per-customer or
 //!   total redemption limits, so offline reconciliation of redemptions is not done.
 

@@ -1,18 +1,21 @@
-//! Property tests of the domain rules: totals add up, refunds never exceed what was paid,
-//! currencies never mix, and no money appears or vanishes.
+//! Property tests of the domain rules: totals add up under both tax rounding modes, refunds
+//! never exceed what was paid, cash rounding and exemptions keep every minor unit accounted
+//! for, exchanges move exactly their balance, currencies never mix, and no money appears or
+//! vanishes.
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use protocol::event::Actor;
-use protocol::pos::{CartOp, LineItem, Tender, TenderKind};
+use protocol::pos::{CartOp, LineItem, Settlement, Tender, TenderKind};
 use protocol::{Currency, Money, Timestamp};
 
-use super::amount::allocate;
+use super::amount::{allocate, div_round};
+use super::exchange::{plan_exchange, ExchangeRequest};
 use super::promo::{Promotion, Reward, Target};
 use super::returns::{plan_return, record_return, Returned};
 use super::sale::{Cart, PricingContext, SaleError};
-use super::tax::{TaxConfig, TaxRate};
+use super::tax::{TaxConfig, TaxRate, TaxRounding, PPM};
 
 fn usd() -> Currency {
     Currency::new("USD").unwrap()
@@ -69,22 +72,35 @@ fn arb_promos() -> impl Strategy<Value = Vec<Promotion>> {
 }
 
 fn arb_tax() -> impl Strategy<Value = TaxConfig> {
-    (any::<bool>(), prop::collection::vec(0u32..300_000, 0..4)).prop_map(|(inclusive, rates)| {
-        TaxConfig {
-            inclusive,
-            classes: BTreeMap::from([(
-                "t".into(),
-                rates
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, rate_ppm)| TaxRate {
-                        jurisdiction: format!("j{i}"),
-                        rate_ppm,
-                    })
-                    .collect(),
-            )]),
-        }
-    })
+    (
+        any::<bool>(),
+        prop::collection::vec(0u32..300_000, 0..4),
+        any::<bool>(),
+        prop_oneof![Just(None), Just(Some(5i64)), Just(Some(10)), Just(Some(25))],
+    )
+        .prop_map(
+            |(inclusive, rates, per_document, cash_increment)| TaxConfig {
+                rounding: if per_document {
+                    TaxRounding::PerDocument
+                } else {
+                    TaxRounding::PerLine
+                },
+                cash_increment,
+                exemption_by: Default::default(),
+                inclusive,
+                classes: BTreeMap::from([(
+                    "t".into(),
+                    rates
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, rate_ppm)| TaxRate {
+                            jurisdiction: format!("j{i}"),
+                            rate_ppm,
+                        })
+                        .collect(),
+                )]),
+            },
+        )
 }
 
 /// Lines as (price, quantity, category index).
@@ -139,8 +155,101 @@ proptest! {
                 prop_assert!(t <= l.net.minor);
             }
         }
+        // Per document, each jurisdiction's tax is its exact sum rounded once.
+        if tax.rounding == TaxRounding::PerDocument {
+            let rates = &tax.classes["t"];
+            let den = if tax.inclusive {
+                PPM + rates.iter().map(|r| i128::from(r.rate_ppm)).sum::<i128>()
+            } else {
+                PPM
+            };
+            for (k, r) in rates.iter().enumerate() {
+                let exact: i128 = p.lines.iter()
+                    .map(|l| i128::from(l.net.minor) * i128::from(r.rate_ppm)).sum();
+                let got: i64 = p.lines.iter().map(|l| l.taxes[k].amount.minor).sum();
+                prop_assert_eq!(i128::from(got), div_round(exact, den));
+            }
+        }
         // Pricing is deterministic.
         prop_assert_eq!(c.price(&ctx).unwrap(), p);
+    }
+
+    /// Paid in cash, what the drawer keeps is the total plus the cash rounding, a multiple of
+    /// the increment, and the rounding is at most half an increment; an exemption (exclusive
+    /// prices) removes all tax and nothing else.
+    #[test]
+    fn cash_rounding_and_exemptions_neither_create_nor_lose_money(
+        lines in arb_lines(), promos in arb_promos(), tax in arb_tax(), extra in 0i64..5_000,
+    ) {
+        let mut c = cart_of(&lines);
+        let ctx = PricingContext { promotions: &promos, tax: &tax, at: Timestamp(0) };
+        let before = c.price(&ctx).unwrap();
+        if !tax.inclusive {
+            let mut e = c.clone();
+            e.apply(&CartOp::ExemptTax { reason: "r".into(), by: Actor::Admin }).unwrap();
+            let x = e.price(&ctx).unwrap();
+            prop_assert_eq!(x.tax.minor, 0);
+            prop_assert_eq!(x.total.minor, before.total.minor - before.tax.minor);
+            prop_assert_eq!(x.discount, before.discount);
+        }
+        if before.total.minor <= 0 {
+            return Ok(());
+        }
+        let inc = tax.cash_increment.unwrap_or(1);
+        prop_assert_eq!(before.cash_due.minor % inc, 0);
+        prop_assert!(2 * (before.cash_due.minor - before.total.minor).abs() <= inc);
+        c.apply(&CartOp::AddTender { tender: Tender { kind: TenderKind::Cash,
+            amount: Money::new(before.cash_due.minor + extra, usd()), reference: None } })
+            .unwrap();
+        let p = c.price(&ctx).unwrap();
+        let sale = c.complete(&p, Actor::Admin).unwrap();
+        let kept = before.cash_due.minor + extra - sale.change.minor;
+        prop_assert_eq!(kept, sale.total.minor + p.cash_rounding.minor);
+        prop_assert_eq!(kept % inc, 0);
+        prop_assert!(2 * p.cash_rounding.minor.abs() <= inc);
+    }
+
+    /// An exchange moves exactly its balance: per tender, new tenders minus change minus
+    /// refunds add up to `sold.total − returned.total`, and the refund never exceeds the sale.
+    #[test]
+    fn exchanges_move_exactly_their_balance(
+        lines in arb_lines(), new_lines in arb_lines(), promos in arb_promos(),
+        tax in arb_tax(), card_share in 0i64..=100, cash_extra in 0i64..3_000,
+    ) {
+        let tax = TaxConfig { cash_increment: None, ..tax };
+        let mut c = cart_of(&lines);
+        let ctx = PricingContext { promotions: &promos, tax: &tax, at: Timestamp(0) };
+        let total = c.price(&ctx).unwrap().total.minor;
+        let card = total * card_share / 100;
+        for (kind, amount, reference) in [(TenderKind::Card, card, Some("a")),
+            (TenderKind::Cash, total - card, None)] {
+            if amount > 0 {
+                c.apply(&CartOp::AddTender { tender: Tender { kind,
+                    amount: Money::new(amount, usd()), reference: reference.map(Into::into) } })
+                    .unwrap();
+            }
+        }
+        let original = c.complete(&c.price(&ctx).unwrap(), Actor::Admin).unwrap();
+        let back: Vec<(u32, i64)> = original.lines.iter().map(|l| (l.line, l.quantity)).collect();
+        let cart = cart_of(&new_lines);
+        let new_total = cart.price(&ctx).unwrap().total.minor;
+        let balance = new_total - original.total.minor;
+        let tenders = if balance > 0 {
+            vec![Tender { kind: TenderKind::Cash,
+                amount: Money::new(balance + cash_extra, usd()), reference: None }]
+        } else {
+            vec![]
+        };
+        let req = ExchangeRequest { original: &original, before: &Returned::default(),
+            lines: &back, cart: &cart, tenders: &tenders, till: None, reason: "x".into(),
+            by: Actor::Admin };
+        let rec = plan_exchange(&req, &ctx, Settlement::legacy(usd())).unwrap();
+        prop_assert_eq!(rec.balance.minor, balance);
+        let paid: i64 = rec.sold.tenders.iter().map(|t| t.amount.minor).sum();
+        let refunded: i64 = rec.returned.refunds.iter().map(|t| t.amount.minor).sum();
+        prop_assert_eq!(paid - rec.sold.change.minor - refunded, balance);
+        prop_assert_eq!(refunded, original.total.minor);
+        prop_assert_eq!(rec.sold.total.minor, new_total);
     }
 
     /// Any sequence of partial returns refunds at most what was paid, per line and in total,

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use protocol::pos::{ReturnRecord, SaleRecord, TenderKind, TillMove};
+use protocol::pos::{ReturnRecord, SaleRecord, Settlement, TenderKind, TillMove};
 use protocol::{Currency, Money, MoneyError};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,11 @@ pub struct Report {
     pub paid_in: i64,
     pub paid_out: i64,
     pub drops: i64,
+    /// Cash rounding taken in (positive) or given (negative): the cash tenders hold it beside
+    /// `net_total`.
+    pub cash_rounding: i64,
+    /// Sales exempted from tax.
+    pub exempt_sales: u64,
 }
 
 fn add(slot: &mut i64, v: i64) -> Result<(), MoneyError> {
@@ -68,6 +73,8 @@ impl Report {
             paid_in: 0,
             paid_out: 0,
             drops: 0,
+            cash_rounding: 0,
+            exempt_sales: 0,
         }
     }
 
@@ -132,6 +139,18 @@ impl Report {
                 -same(c, l.tax)?,
             )?;
             add(&mut self.tax, -same(c, l.tax)?)?;
+        }
+        Ok(())
+    }
+
+    /// Adds what a completed transaction's settlement carries: cash rounding, exemption.
+    pub fn add_settlement(&mut self, s: &Settlement) -> Result<(), MoneyError> {
+        add(
+            &mut self.cash_rounding,
+            same(self.currency, s.cash_rounding)?,
+        )?;
+        if s.exemption.is_some() {
+            self.exempt_sales += 1;
         }
         Ok(())
     }

@@ -8,6 +8,8 @@
 //!   units, in any steps, refunds exactly the line's total and never more.
 //! - The refund goes back to the original tenders: non-cash tenders first, in the sale's order,
 //!   each up to what it paid minus what was refunded to it before; cash (net of change) last.
+//!   A sale whose cash was rounded down took less than its total; what its refunds lack for
+//!   that is given in cash, so returning everything refunds exactly the total.
 //!
 //! # Without a receipt
 //! [`plan_no_receipt`] prices each item by the catalog policy's basis (the caller resolves the
@@ -170,6 +172,23 @@ fn refund_tenders(
                 reference: t.reference.clone(),
             });
             left -= take;
+        }
+    }
+    // What is left comes from cash rounding: a cash sale rounded down took less than its
+    // total, and its last refund gives back the exact amount, in cash.
+    if left > 0 {
+        if let Some(i) = (0..sale.tenders.len())
+            .rev()
+            .find(|i| sale.tenders[*i].kind == TenderKind::Cash)
+        {
+            match out.iter_mut().find(|t| t.kind == TenderKind::Cash) {
+                Some(cash) => cash.amount.minor += left,
+                None => out.push(Tender {
+                    kind: TenderKind::Cash,
+                    amount: Money::new(left, total.currency),
+                    reference: sale.tenders[i].reference.clone(),
+                }),
+            }
         }
     }
     Ok(out)

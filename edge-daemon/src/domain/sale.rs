@@ -22,12 +22,12 @@
 //! tenders cover the total; the change must not exceed the cash taken.
 
 use protocol::event::Actor;
-use protocol::pos::{CartOp, LineItem, SaleRecord, SoldLine, Tender, TenderKind};
+use protocol::pos::{CartOp, LineItem, SaleRecord, SoldLine, TaxExemption, Tender, TenderKind};
 use protocol::{Currency, CustomerId, Money, MoneyError, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::promo::{best_discounts, PromoLine, Promotion};
-use super::tax::{TaxConfig, TaxError};
+use super::tax::{round_cash, TaxConfig, TaxError};
 
 /// The largest quantity of one line.
 pub const MAX_QUANTITY: i64 = 9_999;
@@ -66,6 +66,8 @@ pub struct Cart {
     pub coupons: Vec<String>,
     pub customer: Option<CustomerId>,
     pub tenders: Vec<Tender>,
+    /// Set when the sale was exempted from tax.
+    pub exemption: Option<TaxExemption>,
     next_line: u32,
 }
 
@@ -96,6 +98,8 @@ pub enum SaleError {
     Empty,
     #[error("a price cannot be negative")]
     NegativePrice,
+    #[error("prices include tax in this store; a sale cannot be exempted")]
+    ExemptInclusive,
     #[error("{0}")]
     Money(#[from] MoneyError),
     #[error("{0}")]
@@ -112,6 +116,7 @@ impl SaleError {
             SaleError::CouponTwice(_) => "code",
             SaleError::BadText(_) => "reason",
             SaleError::NegativePrice => "unit_price",
+            SaleError::ExemptInclusive => "reason",
             SaleError::NotFullyPaid { .. } => "tenders",
             _ => "sale",
         }
@@ -137,8 +142,12 @@ pub struct Priced {
     pub total: Money,
     /// What the tenders cover so far.
     pub paid: Money,
-    /// `total − paid`; negative means change is due.
+    /// `total + cash_rounding − paid`; negative means change is due.
     pub due: Money,
+    /// What is left to pay if it is paid in cash: rounded to the cash increment.
+    pub cash_due: Money,
+    /// The cash rounding of the tenders taken so far (zero without cash).
+    pub cash_rounding: Money,
 }
 
 /// Checks a free-text field: 1 to [`MAX_TEXT`] bytes after trimming.
@@ -172,6 +181,7 @@ impl Cart {
             coupons: Vec::new(),
             customer: None,
             tenders: Vec::new(),
+            exemption: None,
             next_line: 1,
         }
     }
@@ -278,6 +288,14 @@ impl Cart {
                 self.require_open()?;
                 self.customer = Some(*customer);
             }
+            CartOp::ExemptTax { reason, by } => {
+                self.require_unfrozen()?;
+                check_text("reason", reason)?;
+                self.exemption = Some(TaxExemption {
+                    reason: reason.clone(),
+                    by: by.clone(),
+                });
+            }
             CartOp::AddTender { tender } => {
                 self.require_open()?;
                 self.same_currency(tender.amount)?;
@@ -317,11 +335,30 @@ impl Cart {
             });
         }
         let discounts = best_discounts(ctx.promotions, &self.coupons, &promo_lines, ctx.at, cur)?;
+        if self.exemption.is_some() && ctx.tax.inclusive {
+            return Err(SaleError::ExemptInclusive);
+        }
+        let mut nets = Vec::with_capacity(self.lines.len());
+        for (p, d) in promo_lines.iter().zip(&discounts) {
+            let off = Money::checked_sum(cur, d.iter().map(|d| d.amount))?;
+            nets.push(p.gross.checked_sub(off)?);
+        }
+        let classes: Vec<(&str, Money)> = self
+            .lines
+            .iter()
+            .zip(&nets)
+            .map(|(l, n)| (l.item.tax_class.as_str(), *n))
+            .collect();
+        let taxes = ctx.tax.document_taxes(&classes, self.exemption.is_some())?;
         let mut lines = Vec::with_capacity(self.lines.len());
-        for ((l, p), discounts) in self.lines.iter().zip(&promo_lines).zip(discounts) {
-            let off = Money::checked_sum(cur, discounts.iter().map(|d| d.amount))?;
-            let net = p.gross.checked_sub(off)?;
-            let taxes = ctx.tax.line_taxes(&l.item.tax_class, net)?;
+        for ((((l, p), discounts), net), taxes) in self
+            .lines
+            .iter()
+            .zip(&promo_lines)
+            .zip(discounts)
+            .zip(nets)
+            .zip(taxes)
+        {
             let tax = Money::checked_sum(cur, taxes.iter().map(|t| t.amount))?;
             let total = if ctx.tax.inclusive {
                 net
@@ -350,14 +387,35 @@ impl Cart {
         )?;
         let total = sum(&|l| l.total)?;
         let paid = Money::checked_sum(cur, self.tenders.iter().map(|t| t.amount))?;
+        let cash_paid = Money::checked_sum(
+            cur,
+            self.tenders
+                .iter()
+                .filter(|t| t.kind == TenderKind::Cash)
+                .map(|t| t.amount),
+        )?;
+        // What cash has to cover, rounded to the store's cash increment.
+        let exact = total.checked_sub(paid.checked_sub(cash_paid)?)?;
+        let cash_due = if exact.minor > 0 {
+            Money::new(round_cash(exact.minor, ctx.tax.cash_increment), cur)
+        } else {
+            exact
+        };
+        let cash_rounding = if cash_paid.minor > 0 {
+            cash_due.checked_sub(exact)?
+        } else {
+            Money::zero(cur)
+        };
         Ok(Priced {
             tax_inclusive: ctx.tax.inclusive,
             subtotal,
             discount: subtotal.checked_sub(net)?,
             tax,
             total,
-            due: total.checked_sub(paid)?,
+            due: total.checked_add(cash_rounding)?.checked_sub(paid)?,
             paid,
+            cash_due,
+            cash_rounding,
             lines,
         })
     }
@@ -448,6 +506,7 @@ impl Cart {
             coupons: rec.coupons.clone(),
             customer: rec.customer,
             tenders: rec.tenders.clone(),
+            exemption: None,
         }
     }
 
@@ -497,6 +556,7 @@ pub(crate) mod tests {
                     },
                 ],
             )]),
+            ..Default::default()
         }
     }
 

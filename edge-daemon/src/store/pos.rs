@@ -219,7 +219,7 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
         }
         Event::SaleCompleted { sale, record } => {
             let settlement = Settlement::legacy(record.total.currency);
-            complete_sale(v, env, *sale, record, &rule, &missing)?;
+            complete_sale(v, env, *sale, record, &settlement, &rule, &missing)?;
             put_ledger(v, env, *sale, record.total, &settlement)?;
         }
         Event::SaleCompletedV2 {
@@ -227,7 +227,7 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
             record,
             settlement,
         } => {
-            complete_sale(v, env, *sale, record, &rule, &missing)?;
+            complete_sale(v, env, *sale, record, settlement, &rule, &missing)?;
             put_ledger(v, env, *sale, record.total, settlement)?;
         }
         Event::SaleVoided { sale, reason, .. } => {
@@ -296,7 +296,15 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
                 void_reason: None,
             };
             v.put(Proj::Pos, &key("sale/", id.as_bytes()), enc(&entry))?;
-            complete_sale(v, env, *id, &record.sold, &rule, &missing)?;
+            complete_sale(
+                v,
+                env,
+                *id,
+                &record.sold,
+                &record.settlement,
+                &rule,
+                &missing,
+            )?;
             put_ledger(v, env, *id, record.balance, &record.settlement)?;
         }
         Event::TillOpened { till, float, .. } => {
@@ -388,6 +396,7 @@ fn complete_sale(
     env: &Envelope,
     sale: SaleId,
     record: &SaleRecord,
+    settlement: &Settlement,
     rule: &dyn Fn(String) -> ApplyError,
     missing: &dyn Fn(&'static str, String) -> ApplyError,
 ) -> Result<(), ApplyError> {
@@ -408,7 +417,8 @@ fn complete_sale(
         if let Some(t) = t {
             t.record_sale(cash).map_err(|e| e.to_string())?;
         }
-        r.add_sale(record).map_err(|e| e.to_string())
+        r.add_sale(record).map_err(|e| e.to_string())?;
+        r.add_settlement(settlement).map_err(|e| e.to_string())
     })?;
     if let Some(t) = &record.till {
         v.del(Proj::Pos, &open_key(t, sale))?;

@@ -71,6 +71,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/sales/{id}/coupons", post(sales::coupon))
         .route("/sales/{id}/customer", post(sales::customer))
+        .route("/sales/{id}/exemption", post(sales::exempt))
         .route("/sales/{id}/tenders", post(sales::tender))
         .route("/sales/{id}/complete", post(sales::complete))
         .route("/sales/{id}/void", post(sales::void))

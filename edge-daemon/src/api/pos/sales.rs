@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use protocol::event::Actor;
-use protocol::pos::{CartOp, Tender, TenderKind};
+use protocol::pos::{CartOp, Settlement, Tender, TenderKind};
 use protocol::{CustomerId, Event, Money, SaleId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -28,6 +28,7 @@ use crate::domain::barcode::Barcode;
 use crate::domain::catalog::Catalog;
 use crate::domain::promo::check_coupon;
 use crate::domain::sale::{Cart, CartState, PricingContext, SaleError};
+use crate::domain::tax::ExemptionBy;
 use crate::store::pos::SaleEntry;
 use crate::store::Reader;
 
@@ -66,6 +67,7 @@ pub fn sale_view(e: &SaleEntry, c: &Catalog, at: Timestamp) -> Result<Value, Api
         "tenders": e.cart.tenders,
         "returned": e.returned.quantities,
         "void_reason": e.void_reason,
+        "tax_exemption": e.cart.exemption,
     });
     if let Some(rec) = &e.record {
         v["lines"] = json!(rec.lines);
@@ -90,6 +92,8 @@ pub fn sale_view(e: &SaleEntry, c: &Catalog, at: Timestamp) -> Result<Value, Api
         ("total", p.total),
         ("paid", p.paid),
         ("due", p.due),
+        ("cash_due", p.cash_due),
+        ("cash_rounding", p.cash_rounding),
     ] {
         v[k] = json!(m);
     }
@@ -418,6 +422,56 @@ pub async fn coupon(
     .await
 }
 
+/// Why a sale is exempted from tax.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExemptTax {
+    /// The certificate number or reason, journaled with the sale.
+    pub reason: String,
+}
+
+/// Exempts the sale from tax with a reason: a manager, or an associate when the catalog's tax
+/// configuration allows (`exemption_by`). Not in stores whose prices include tax.
+#[utoipa::path(post, path = "/v1/pos/sales/{id}/exemption", tag = "pos",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "sale id"),
+        ("Idempotency-Key" = String, Header, description = "unique per request")),
+    request_body = ExemptTax,
+    responses((status = 200, body = Object), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn exempt(
+    State(state): State<AppState>,
+    p: Principal,
+    key: IdemKey,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ExemptTax>,
+) -> Result<Response, ApiError> {
+    check_text("reason", &req.reason)?;
+    let (actor, by) = (p.actor(), p.clone());
+    cart_change(
+        &state,
+        &p,
+        &key,
+        &id,
+        "exemption",
+        req,
+        move |_, _, c, req, _| {
+            if c.tax.exemption_by == ExemptionBy::Manager {
+                by.require(MANAGER)?;
+            }
+            if c.tax.inclusive {
+                return Err(sale_err(SaleError::ExemptInclusive));
+            }
+            Ok(CartOp::ExemptTax {
+                reason: req.reason.trim().to_owned(),
+                by: actor,
+            })
+        },
+    )
+    .await
+}
+
 /// The customer a sale is for.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -557,7 +611,12 @@ pub async fn complete(
         let job = receipt::print_job(devices.as_deref(), &doc);
         tracing::info!(sale = %sale, total = record.total.minor, lines = record.lines.len(),
             receipt = job.is_some(), "sale completed");
-        let settlement = super::returns::settlement(reachable, record.total.currency);
+        let settlement = Settlement {
+            cash_rounding: priced.cash_rounding,
+            exemption: entry.cart.exemption.clone(),
+            ..super::returns::settlement(reachable, record.total.currency)
+        };
+        body["cash_rounding"] = json!(priced.cash_rounding);
         let event = Event::SaleCompletedV2 {
             sale,
             record,

@@ -964,3 +964,85 @@ async fn the_offline_ledger_lists_what_the_cloud_has_not_acknowledged() {
     let verify = pos.store.verify().expect("verify");
     assert!(verify.ok(), "{:?}", verify.problems);
 }
+
+#[tokio::test]
+async fn cash_rounding_and_tax_exemptions_are_settled_shown_and_reported() {
+    let pos = Pos::new();
+    let tax = json!({"inclusive": false, "rounding": "per_document", "cash_increment": 5,
+        "classes": {"standard": [{"jurisdiction": "state", "rate_ppm": 40000},
+            {"jurisdiction": "city", "rate_ppm": 48750}], "grocery": [],
+            "clothing": [{"jurisdiction": "city", "rate_ppm": 48750}]}});
+    let delta = json!({"version": 2, "base_version": 1, "tax": tax});
+    pos.post_mgr(
+        "/v1/pos/catalog",
+        json!({"kind": "delta", "json": delta.to_string()}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    pos.open_till("till-1", 1_000).await;
+
+    // A mug: 14.50 − 10 % = 13.05, + 0.52 + 0.64 = 14.21; in cash, 14.20.
+    let sale = pos.sale(Some("till-1")).await;
+    let s = format!("/v1/pos/sales/{sale}");
+    let v = pos
+        .post(&format!("{s}/lines"), json!({"sku": "MUG-1"}))
+        .await;
+    let v = v.ok(StatusCode::OK).clone();
+    assert_eq!(minor(&v["total"]), 1_421);
+    assert_eq!(minor(&v["cash_due"]), 1_420);
+    pos.post(
+        &format!("{s}/tenders"),
+        json!({"kind": "cash", "amount": usd(2_000)}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let done = pos.post(&format!("{s}/complete"), json!(null)).await;
+    let done = done.ok(StatusCode::OK).clone();
+    assert_eq!(minor(&done["change"]), 580);
+    assert_eq!(minor(&done["cash_rounding"]), -1);
+
+    // Exempt: a manager, with a reason; no line is taxed.
+    let sale = pos.sale(None).await;
+    let s = format!("/v1/pos/sales/{sale}");
+    pos.post(&format!("{s}/lines"), json!({"sku": "CANDLE-1"}))
+        .await
+        .ok(StatusCode::OK);
+    let reason = json!({"reason": "resale certificate NY-123"});
+    pos.post(&format!("{s}/exemption"), reason.clone())
+        .await
+        .problem(StatusCode::FORBIDDEN, None);
+    let v = pos.post_mgr(&format!("{s}/exemption"), reason).await;
+    let v = v.ok(StatusCode::OK).clone();
+    assert_eq!(minor(&v["tax"]), 0);
+    assert_eq!(minor(&v["total"]), 1_620);
+    assert_eq!(v["tax_exemption"]["reason"], "resale certificate NY-123");
+    pos.post(
+        &format!("{s}/tenders"),
+        json!({"kind": "card", "amount": usd(1_620), "reference": "A-2"}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    pos.post(&format!("{s}/complete"), json!(null))
+        .await
+        .ok(StatusCode::OK);
+    let journal = pos.store.journal_after(0, 1_000).expect("journal");
+    let exempt = journal.iter().find_map(|e| match &e.event {
+        Event::SaleCompletedV2 { settlement, .. } => settlement.exemption.clone(),
+        _ => None,
+    });
+    assert_eq!(
+        exempt.map(|x| x.reason).as_deref(),
+        Some("resale certificate NY-123")
+    );
+
+    let report = pos.get("/v1/pos/reports/store").await;
+    let report = report.ok(StatusCode::OK).clone();
+    assert_eq!(report["cash_rounding"], -1);
+    assert_eq!(report["exempt_sales"], 1);
+    assert_eq!(report["by_tender"]["cash"], 1_420);
+    assert_eq!(report["net_total"], 1_421 + 1_620);
+    let x = pos.get("/v1/pos/tills/till-1/x").await;
+    assert_eq!(minor(&x.ok(StatusCode::OK)["expected"]), 1_000 + 1_420);
+    let verify = pos.store.verify().expect("verify");
+    assert!(verify.ok(), "{:?}", verify.problems);
+}
