@@ -147,7 +147,8 @@ chroot "$rootfs" /bin/sh -euc '
     # No remote shell is installed, and no local login either: root has no password.
     passwd --lock root >/dev/null
     systemctl enable systemd-networkd systemd-resolved systemd-timesyncd \
-        edge-provision edge-daemon edge-update-check edge-update-media >/dev/null 2>&1
+        edge-provision edge-update-data edge-daemon edge-update-check edge-update-media \
+        >/dev/null 2>&1
     systemctl mask getty@tty1.service serial-getty@ttyS0.service >/dev/null 2>&1
     update-initramfs -u -k all >/dev/null
 '

@@ -105,6 +105,11 @@ pub enum Transition {
         slot: Slot,
         version: String,
         reason: String,
+        /// Set when the data directory was restored from the snapshot taken before the trial
+        /// boot: the trial's own data directory, kept here with whatever was written during
+        /// the trial (sales included), for recovery. See [`crate::snapshot`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trial_data: Option<PathBuf>,
     },
     /// Nothing pending; running the committed slot.
     Running { slot: Slot },
@@ -365,6 +370,7 @@ pub fn boot_check(
             slot: running,
             version,
             reason,
+            trial_data: crate::snapshot::take_restored(&layout.status_dir).map(|r| r.trial_data),
         };
         reporter.report(&t)?;
         return Ok(t);
@@ -385,6 +391,8 @@ pub fn boot_check(
                 env.set("pending_version", "")?;
                 env.set("boot_tries", "0")?;
                 env.write(&layout.env)?;
+                // The pre-update snapshot of the data is not needed any more.
+                crate::snapshot::discard(&layout.status_dir)?;
                 let t = Transition::Committed {
                     slot: running,
                     version,
@@ -712,7 +720,9 @@ mod tests {
                 slot,
                 reason,
                 version,
+                trial_data,
             } => {
+                assert_eq!(trial_data, None, "no snapshot was taken");
                 assert_eq!(version, "2.0.0");
                 assert_eq!(slot, Slot::A);
                 assert!(reason.contains("connection refused"), "{reason}");
@@ -768,5 +778,120 @@ mod tests {
         let err = check_wanted("1.0.0", Some("1.0.0\n"), &b.layout.status_dir).unwrap_err();
         assert!(matches!(err, AgentError::AlreadyRunning(_)), "{err}");
         check_wanted("3.0.0", Some("1.0.0"), &b.layout.status_dir).unwrap();
+    }
+
+    /// The daemon's data directory of a test box, with a "store" file and a sales log.
+    fn data_dir(b: &Box_) -> PathBuf {
+        let d = b.layout.status_dir.parent().unwrap().join("edge");
+        fs::create_dir_all(d.join("sled")).unwrap();
+        fs::write(d.join("sled/db"), b"format 1; sales 1-10").unwrap();
+        d
+    }
+
+    /// The boot after a rollback puts the snapshot back and keeps the trial's data in `trial`.
+    fn restores(b: &Box_, data: &Path, trial: &Path, trial_db: &[u8]) {
+        use crate::snapshot::{guard, Guarded, SNAPSHOT};
+        let g = guard(&b.layout, Slot::A, data).unwrap();
+        let want = Guarded::Restored {
+            version: "2.0.0".into(),
+            trial_data: trial.to_owned(),
+        };
+        assert_eq!(g, want);
+        let db = fs::read(data.join("sled/db")).unwrap();
+        assert_eq!(db, b"format 1; sales 1-10", "the snapshot is back");
+        let kept = fs::read(trial.join("sled/db")).unwrap();
+        assert_eq!(kept, trial_db, "the trial's data, sales included, is kept");
+        assert!(!b.layout.status_dir.join(SNAPSHOT).exists());
+    }
+
+    #[test]
+    fn a_rollback_restores_the_data_snapshot_and_keeps_the_trials_data() {
+        use crate::snapshot::{guard, Guarded};
+        let b = new_box();
+        let data = data_dir(&b);
+        install_it(&b).unwrap();
+        // The old slot's next boot after arming is the trial: nothing to do before it.
+        assert_eq!(guard(&b.layout, Slot::A, &data).unwrap(), Guarded::Nothing);
+        assert_eq!(grub_boot(&b), Slot::B);
+        let g = guard(&b.layout, Slot::B, &data).unwrap();
+        assert_eq!(
+            g,
+            Guarded::Snapshot {
+                version: "2.0.0".into(),
+                bytes: 20
+            }
+        );
+        // The new daemon migrates the store and sells during the trial, then never gets healthy.
+        fs::write(data.join("sled/db"), b"format 2; sales 1-12").unwrap();
+        check(&b, Slot::B, 10, || Err("down".into()));
+        assert_eq!(grub_boot(&b), Slot::A);
+        let trial = b.layout.status_dir.join("trial-data-2.0.0");
+        restores(&b, &data, &trial, b"format 2; sales 1-12");
+        match check(&b, Slot::A, 1000, || Ok(())) {
+            Transition::RolledBack { trial_data, .. } => assert_eq!(trial_data, Some(trial)),
+            other => panic!("{other:?}"),
+        }
+        let last = b.reporter.history().pop().unwrap();
+        let line = serde_json::to_string(&last).unwrap();
+        assert!(line.contains("\"trial_data\":"), "reported: {line}");
+        // Later boots leave the data alone.
+        assert_eq!(guard(&b.layout, Slot::A, &data).unwrap(), Guarded::Nothing);
+        assert_eq!(
+            fs::read(data.join("sled/db")).unwrap(),
+            b"format 1; sales 1-10"
+        );
+    }
+
+    #[test]
+    fn a_grub_rollback_after_a_crash_restores_too_and_a_cut_restore_finishes() {
+        use crate::snapshot::{guard, RESTORED};
+        let b = new_box();
+        let data = data_dir(&b);
+        install_it(&b).unwrap();
+        grub_boot(&b);
+        guard(&b.layout, Slot::B, &data).unwrap();
+        fs::write(data.join("sled/db"), b"format 2").unwrap();
+        // Crash on the trial boot: GRUB rolls back by itself.
+        assert_eq!(grub_boot(&b), Slot::A);
+        // A power cut in the middle of the restore: the marker and the first rename are done.
+        let status = &b.layout.status_dir;
+        let trial = status.join("trial-data-2.0.0");
+        let marker = format!(
+            "{{\"version\":\"2.0.0\",\"trial_data\":{:?}}}",
+            trial.to_str().unwrap()
+        );
+        fs::write(status.join(RESTORED), marker).unwrap();
+        fs::rename(&data, &trial).unwrap();
+        restores(&b, &data, &trial, b"format 2");
+        let t = check(&b, Slot::A, 1000, || Ok(()));
+        assert!(
+            matches!(&t, Transition::RolledBack { trial_data: Some(p), .. } if *p == trial),
+            "{t:?}"
+        );
+    }
+
+    #[test]
+    fn a_commit_discards_the_snapshot() {
+        use crate::snapshot::{guard, SNAPSHOT};
+        let b = new_box();
+        let data = data_dir(&b);
+        install_it(&b).unwrap();
+        grub_boot(&b);
+        guard(&b.layout, Slot::B, &data).unwrap();
+        assert!(b
+            .layout
+            .status_dir
+            .join(SNAPSHOT)
+            .join("edge/sled/db")
+            .exists());
+        check(&b, Slot::B, 1000, || Ok(()));
+        assert!(!b.layout.status_dir.join(SNAPSHOT).exists());
+        fs::write(data.join("sled/db"), b"format 2; sales 1-20").unwrap();
+        grub_boot(&b);
+        guard(&b.layout, Slot::B, &data).unwrap();
+        assert_eq!(
+            fs::read(data.join("sled/db")).unwrap(),
+            b"format 2; sales 1-20"
+        );
     }
 }

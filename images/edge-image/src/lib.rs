@@ -17,6 +17,8 @@
 //!   running or once rolled back is refused, so a bundle left in place cannot loop. Every
 //!   transition (armed, committed, rolling back, rolled back, running, refused) is appended to a
 //!   JSON-lines status log and written to a status file.
+//! - [`snapshot`]: before an update's trial boot the daemon's data directory is copied; after a
+//!   rollback the copy is put back and the trial's own data is kept aside for recovery.
 //! - [`flash`]: writes an image to a block device or a file with a progress bar and verifies
 //!   it by reading it back from the device (not the page cache); refuses a target that is
 //!   mounted, has a mounted partition, is swap, is held by the kernel (`O_EXCL`) or is the disk
@@ -34,8 +36,10 @@
 //!   partition; publishing them over MQTT is the cloud bridge's job and is not wired yet.
 //! - The health check is plain HTTP to the daemon's `/v1/health`; "store opened and migrated,
 //!   LAN API serving" is what that endpoint answering 200 with `"status":"ok"` means today.
-//! - The daemon's data is not snapshotted before an update: a rollback relies on the store
-//!   format staying backward-readable across one version.
+//! - The data snapshot before a trial boot is a full copy of the data directory, skipped (and
+//!   said so) when the data partition has no room for it; then a rollback relies on the store
+//!   format staying backward-readable across one version. Only images with this agent take
+//!   snapshots: the first update away from an older image has none.
 //! - Only raw root images are carried (no deltas, no compression); the bundle is as large as
 //!   the slot's file system.
 
@@ -45,6 +49,7 @@ pub mod flash;
 pub mod grubenv;
 pub mod keys;
 pub mod provision;
+pub mod snapshot;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};

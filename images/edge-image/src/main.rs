@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use edge_image::agent::{self, Layout, Reporter, Slot, Transition};
+use edge_image::snapshot::{self, Guarded};
 use edge_image::{bundle, flash, keys, provision, Phase};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -104,6 +105,15 @@ enum Command {
         /// Only check the file.
         #[arg(long)]
         check: bool,
+    },
+    /// On the box, every boot before the daemon: snapshot the daemon's data before an
+    /// update's trial boot, put the snapshot back after a rollback (keeping the trial's data).
+    DataGuard {
+        #[command(flatten)]
+        box_: BoxPaths,
+        /// The daemon's data directory.
+        #[arg(long, default_value = "/data/edge")]
+        data: PathBuf,
     },
     /// On the box, every boot: check the provisioning the daemon will load (`edge-daemon
     /// config` plus the files it names), set a wrong drop-in aside so the daemon still starts,
@@ -328,6 +338,32 @@ fn run(cli: Cli) -> Result<(), String> {
                 "store {} provisioned; the box applies it at its next boot",
                 p.store_id
             );
+        }
+        Command::DataGuard { box_, data } => {
+            let running = box_.running()?;
+            let g = snapshot::guard(&box_.layout(), running, &data).map_err(|e| s(&e))?;
+            match g {
+                Guarded::Snapshot { version, bytes } => println!(
+                    "edge-update: data snapshot of {} taken before the trial of version \
+                     {version} ({bytes} bytes)",
+                    data.display()
+                ),
+                Guarded::Skipped { version, reason } => println!(
+                    "edge-update: NO data snapshot before the trial of version {version}: \
+                     {reason}; a rollback keeps the trial's data as it is"
+                ),
+                Guarded::Restored {
+                    version,
+                    trial_data,
+                } => println!(
+                    "edge-update: {} restored from the snapshot taken before version \
+                     {version}'s trial; the trial's data (sales made during the trial \
+                     included) is kept in {} for recovery",
+                    data.display(),
+                    trial_data.display()
+                ),
+                Guarded::Nothing => {}
+            }
         }
         Command::ProvisionCheck {
             config,
