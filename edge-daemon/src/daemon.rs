@@ -65,7 +65,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let (dcfg, s) = (cfg.devices.clone(), store.clone());
         tokio::task::spawn_blocking(move || start_devices(&dcfg, &s)).await??
     };
-    let link_task = crate::link::start(
+    let link = crate::link::start(
         &cfg.mqtt,
         crate::link::StoreJournal::new(
             store.clone(),
@@ -74,7 +74,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             cfg.data_dir.clone(),
         ),
     )?;
-    let state = AppState::new(store.clone(), cfg, metrics).with_devices(devices.clone());
+    let (link_task, link_stats) = link.unzip();
+    let mut state = AppState::new(store.clone(), cfg, metrics).with_devices(devices.clone());
+    state.link = link_stats;
     let watchdog_task = tokio::spawn(watchdog(store.clone()));
     notify(&[sd_notify::NotifyState::Ready]);
 

@@ -135,11 +135,12 @@ impl Journal for StoreJournal {
 
 /// Starts the edge end if `settings.url` is set; `None` when the box runs offline. The task
 /// also exports the link's figures as gauges for `/metrics` every second (see
-/// [`export_metrics`]).
+/// [`export_metrics`]). The figures come back too: the LAN API reads their `connected` flag
+/// for the offline ledger.
 pub fn start(
     settings: &EdgeSettings,
     journal: StoreJournal,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+) -> anyhow::Result<Option<(tokio::task::JoinHandle<()>, Arc<EdgeStats>)>> {
     if settings.url.is_none() {
         return Ok(None);
     }
@@ -150,8 +151,9 @@ pub fn start(
     let store = journal.store.clone();
     let edge = Edge::new(Arc::new(journal), settings.clone(), versions)?;
     let stats = edge.stats();
+    let figures = stats.clone();
     tracing::info!(store = %edge_store(settings), "cloud link starting");
-    Ok(Some(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let metrics = export_metrics(store, stats);
         tokio::select! {
             r = edge.run() => if let Err(e) = r {
@@ -159,7 +161,8 @@ pub fn start(
             },
             () = metrics => {}
         }
-    })))
+    });
+    Ok(Some((task, figures)))
 }
 
 /// Every second: `edge_link_connected` (0/1), `edge_link_session`, `edge_link_watermark`,
