@@ -610,7 +610,10 @@ async fn every_protected_route_answers_401_without_a_token() {
         r.problem(StatusCode::UNAUTHORIZED, "unauthorized");
         checked += 1;
     }
-    assert!(checked > 40, "ROUTES lists the protected routes ({checked})");
+    assert!(
+        checked > 40,
+        "ROUTES lists the protected routes ({checked})"
+    );
     assert_eq!(api.last_seq(), seq, "nothing was written");
 }
 
