@@ -505,6 +505,7 @@ mod tests {
                 name: "receipt-1".into(),
                 address: sim.addr().to_string(),
                 paper: Default::default(),
+                font: Default::default(),
             },
             DeviceSpec::LabelPrinter {
                 name: "labels-1".into(),

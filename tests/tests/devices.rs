@@ -1135,3 +1135,71 @@ fn garbage_from_a_printer_and_a_reader_leaves_the_daemon_answering() {
     );
     assert_eq!(daemon.stop().unwrap(), Some(0));
 }
+
+/// A printer configured for font B lays rows out on 64 columns; a kick-port drawer pulses for
+/// its configured time; a receipt may carry a logo and a kick of its own.
+#[test]
+fn font_b_a_configured_kick_pulse_and_logo_and_kick_blocks() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let sim = SimPrinter::start().unwrap();
+    let printer = format!(
+        "kind = \"receipt_printer\"\nname = \"till-1\"\naddress = \"{}\"\nfont = \"B\"",
+        sim.addr()
+    );
+    let drawer = "kind = \"kick_drawer\"\nname = \"drawer-1\"\nprinter = \"till-1\"\n\
+                  pulse_ms = 60";
+    let file = devices_config(dir.path(), "status_poll_ms = 100", &[&printer, drawer]);
+    let (daemon, base, token) = start_on(dir.path(), &file, "associate");
+    assert_eq!(
+        wait_state(&base, &token, "till-1", "online")["state"],
+        "online"
+    );
+
+    let (status, body) = post(&base, &token, "/v1/devices/drawer-1/open", json!({}));
+    assert_eq!(status, 200, "{body}");
+    let receipt = json!({"blocks": [
+        {"type": "image", "width": 16, "height": 2, "data": "//8AAA==", "align": "center"},
+        {"type": "row", "cells": [{"text": "Brot"}, {"text": "2,50", "align": "right"}]},
+        {"type": "kick", "pin": 5, "on_ms": 50},
+        {"type": "cut"}
+    ]});
+    let (status, job) = post(&base, &token, "/v1/devices/till-1/print", receipt);
+    assert_eq!(status, 202, "{job}");
+    let bad = json!({"blocks": [{"type": "image", "width": 16, "height": 2, "data": "AAAA"}]});
+    let (status, problem) = post(&base, &token, "/v1/devices/till-1/print", bad);
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem.to_string().contains("blocks[0].data"), "{problem}");
+    let id = job["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_job(&base, &token, &id, "done"), "done");
+    assert_eq!(daemon.stop().unwrap(), Some(0));
+
+    use drivers::escpos::sim::SimCommand;
+    let printed = sim.printed();
+    let cmds: Vec<&SimCommand> = printed.iter().flat_map(|j| &j.commands).collect();
+    let kick = |pin, on_ms, off_ms| SimCommand::Kick { pin, on_ms, off_ms };
+    assert!(
+        cmds.contains(&&kick(0, 60, 240)),
+        "the drawer's pulse: {cmds:?}"
+    );
+    assert!(
+        cmds.contains(&&kick(1, 50, 200)),
+        "the receipt's kick: {cmds:?}"
+    );
+    let raster = SimCommand::Raster {
+        width_bytes: 2,
+        height: 2,
+    };
+    assert!(cmds.contains(&&raster), "the logo: {cmds:?}");
+    let row = printed
+        .iter()
+        .flat_map(|j| j.text.lines())
+        .find(|l| l.contains("Brot"))
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        row.chars().count(),
+        64,
+        "font B has 64 columns on 80 mm: {row:?}"
+    );
+    assert!(row.ends_with("2,50"), "{row:?}");
+}

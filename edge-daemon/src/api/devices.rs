@@ -249,12 +249,12 @@ fn queued_view(id: Uuid, device: &str, what: &str) -> JobView {
 
 fn profile_of(spec: &DeviceSpec) -> Result<PrinterProfile, ApiError> {
     match spec {
-        DeviceSpec::ReceiptPrinter { paper, .. } => {
+        DeviceSpec::ReceiptPrinter { paper, font, .. } => {
             let paper = match paper {
                 config::Paper::Mm58 => Paper::Mm58,
                 config::Paper::Mm80 => Paper::Mm80,
             };
-            Ok(PrinterProfile::new(paper, drivers::escpos::Font::A))
+            Ok(PrinterProfile::new(paper, (*font).into()))
         }
         other => Err(ApiError::Conflict(format!(
             "device is a {}, which does not print receipts",

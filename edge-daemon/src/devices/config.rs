@@ -48,6 +48,26 @@ pub enum Paper {
     Mm80,
 }
 
+/// Receipt printer font: `A` (12 × 24 dots, 48 columns on 80 mm) or `B` (9 × 17 dots, 64
+/// columns on 80 mm).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Font {
+    #[default]
+    #[serde(rename = "A", alias = "a")]
+    A,
+    #[serde(rename = "B", alias = "b")]
+    B,
+}
+
+impl From<Font> for drivers::escpos::Font {
+    fn from(f: Font) -> drivers::escpos::Font {
+        match f {
+            Font::A => drivers::escpos::Font::A,
+            Font::B => drivers::escpos::Font::B,
+        }
+    }
+}
+
 /// One device. `name` is how the API, the events and the logs refer to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -59,6 +79,9 @@ pub enum DeviceSpec {
         address: String,
         #[serde(default)]
         paper: Paper,
+        /// The font receipts are laid out in (`A` or `B`).
+        #[serde(default)]
+        font: Font,
     },
     /// A ZPL label printer on raw TCP (`host:9100`).
     LabelPrinter { name: String, address: String },
@@ -89,6 +112,10 @@ pub enum DeviceSpec {
         /// The drawer sensor reads "open" when the printer's status bit is high.
         #[serde(default)]
         sensor_open_high: bool,
+        /// Kick pulse length in ms, 2 to 510 (default 100); the rest after it is four times as
+        /// long, at most 510 ms.
+        #[serde(default = "default_kick_pulse_ms")]
+        pulse_ms: u16,
     },
     /// A cash drawer on the box's own GPIO lines.
     GpioDrawer {
@@ -162,6 +189,10 @@ fn default_kick_pin() -> u8 {
     2
 }
 
+fn default_kick_pulse_ms() -> u16 {
+    100
+}
+
 impl DeviceSpec {
     /// The device's logical name.
     pub fn name(&self) -> &str {
@@ -220,9 +251,18 @@ pub fn validate(list: &[DeviceSpec]) -> Vec<String> {
             }
         }
         if let DeviceSpec::KickDrawer {
-            name, printer, pin, ..
+            name,
+            printer,
+            pin,
+            pulse_ms,
+            ..
         } = d
         {
+            if !(2..=510).contains(pulse_ms) {
+                problems.push(format!(
+                    "devices.list: drawer {name:?} pulse_ms must be 2 to 510"
+                ));
+            }
             let found = list
                 .iter()
                 .any(|p| matches!(p, DeviceSpec::ReceiptPrinter { name: n, .. } if n == printer));
@@ -264,10 +304,18 @@ mod tests {
             cfg.list[0],
             DeviceSpec::ReceiptPrinter {
                 paper: Paper::Mm80,
+                font: Font::A,
                 ..
             }
         ));
-        assert!(matches!(cfg.list[1], DeviceSpec::KickDrawer { pin: 2, .. }));
+        assert!(matches!(
+            cfg.list[1],
+            DeviceSpec::KickDrawer {
+                pin: 2,
+                pulse_ms: 100,
+                ..
+            }
+        ));
         assert!(validate(&cfg.list).is_empty());
     }
 
@@ -287,10 +335,11 @@ mod tests {
                 printer: "x".into(),
                 pin: 3,
                 sensor_open_high: false,
+                pulse_ms: 600,
             },
         ];
         let problems = validate(&list);
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 4, "{problems:?}");
     }
 
     #[test]

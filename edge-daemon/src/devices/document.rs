@@ -2,9 +2,15 @@
 //!
 //! Clients describe *what* to print; the box fits it to the printer's width, picks code pages
 //! and encodes ESC/POS. A document that does not end with a cut gets a feed and a partial cut.
+//!
+//! An `image` block (a logo) carries a 1-bit bitmap as standard base64 of packed rows, most
+//! significant bit first, `ceil(width / 8)` bytes per row, set bit = black dot; it is clipped to
+//! the printer's dots per line. A `kick` block pulses a drawer pin at that point of the receipt.
 
+use base64::Engine;
 use drivers::escpos::{
-    Align, Barcode, Block, Column, ColumnWidth, Cut, QrCode, Receipt, Style, Underline,
+    Align, Barcode, Block, Column, ColumnWidth, Cut, DrawerKick, DrawerPin, QrCode, RasterImage,
+    Receipt, Style, Underline,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -93,6 +99,27 @@ pub enum ReceiptBlock {
         data: String,
         #[serde(default)]
         align: TextAlign,
+    },
+    /// A 1-bit raster image such as a logo (see the module docs for `data`).
+    Image {
+        /// Width in dots, 1 to 2048.
+        width: u16,
+        /// Height in dots, 1 to 8192.
+        height: u16,
+        /// Packed rows, base64.
+        data: String,
+        #[serde(default)]
+        align: TextAlign,
+    },
+    /// Pulse a cash drawer's kick pin (2 or 5, default 2) for `on_ms` (default 100), then
+    /// rest `off_ms` (default 4 × `on_ms`, at most 510).
+    Kick {
+        #[serde(default)]
+        pin: Option<u8>,
+        #[serde(default)]
+        on_ms: Option<u16>,
+        #[serde(default)]
+        off_ms: Option<u16>,
     },
     /// Empty lines.
     Feed { lines: u8 },
@@ -198,6 +225,40 @@ impl ReceiptDocument {
                         align: (*align).into(),
                     }
                 }
+                ReceiptBlock::Image {
+                    width,
+                    height,
+                    data,
+                    align,
+                } => {
+                    let bits = base64::engine::general_purpose::STANDARD
+                        .decode(data.trim())
+                        .map_err(|e| err("data", format!("not base64: {e}")))?;
+                    let image = RasterImage::from_packed(*width, *height, bits)
+                        .map_err(|e| err("data", e.to_string()))?;
+                    Block::Image {
+                        image,
+                        align: (*align).into(),
+                    }
+                }
+                ReceiptBlock::Kick { pin, on_ms, off_ms } => {
+                    let pin = match pin.unwrap_or(2) {
+                        2 => DrawerPin::Pin2,
+                        5 => DrawerPin::Pin5,
+                        other => return Err(err("pin", format!("{other} is not 2 or 5"))),
+                    };
+                    let on = on_ms.unwrap_or(100);
+                    let off = off_ms.unwrap_or_else(|| kick_rest(on));
+                    let kick = DrawerKick::new(pin, on, off).map_err(|e| {
+                        let field = if (2..=510).contains(&on) {
+                            "off_ms"
+                        } else {
+                            "on_ms"
+                        };
+                        err(field, e.to_string())
+                    })?;
+                    Block::Kick(kick)
+                }
                 ReceiptBlock::Feed { lines } => Block::Feed(*lines),
                 ReceiptBlock::Cut { full } => {
                     Block::Cut(if *full { Cut::Full } else { Cut::Partial })
@@ -210,6 +271,12 @@ impl ReceiptDocument {
         }
         Ok(r)
     }
+}
+
+/// The rest after a kick pulse of `on_ms`: four times as long (a 20 % duty cycle), at most
+/// the 510 ms the command can carry.
+pub fn kick_rest(on_ms: u16) -> u16 {
+    on_ms.saturating_mul(4).min(510).max(on_ms)
 }
 
 #[cfg(test)]
@@ -236,6 +303,44 @@ mod tests {
     }
 
     #[test]
+    fn a_logo_and_a_kick_reach_the_printer() {
+        use drivers::escpos::sim::{SimCommand, SimPrinter};
+        // A 16 × 2 logo: a black top row, a white bottom row.
+        let d = doc(serde_json::json!({ "blocks": [
+            { "type": "image", "width": 16, "height": 2, "data": "//8AAA==", "align": "center" },
+            { "type": "text", "text": "Danke" },
+            { "type": "kick", "pin": 5, "on_ms": 60 },
+        ]}));
+        let r = d.to_receipt().unwrap();
+        let bytes = drivers::escpos::encode(&r, &drivers::escpos::PrinterProfile::default());
+        let sim = SimPrinter::start().unwrap();
+        let addr = sim.addr().to_string();
+        let mut printer = drivers::escpos::TcpPrinter::connect(&addr, Default::default()).unwrap();
+        printer.print_job(&bytes).unwrap();
+        let jobs = sim.wait_for_jobs(1, std::time::Duration::from_secs(5));
+        let cmds = &jobs[0].commands;
+        assert!(
+            cmds.contains(&SimCommand::Raster {
+                width_bytes: 2,
+                height: 2
+            }),
+            "{cmds:?}"
+        );
+        assert!(
+            cmds.contains(&SimCommand::Kick {
+                pin: 1,
+                on_ms: 60,
+                off_ms: 240
+            }),
+            "{cmds:?}"
+        );
+        assert!(jobs[0].text.contains("Danke"));
+        assert_eq!(kick_rest(100), 400);
+        assert_eq!(kick_rest(200), 510);
+        assert_eq!(kick_rest(600), 600, "refused later, by the pulse check");
+    }
+
+    #[test]
     fn bad_blocks_name_their_field() {
         let d = doc(serde_json::json!({ "blocks": [
             { "type": "text", "text": "ok" },
@@ -253,6 +358,25 @@ mod tests {
                 .field,
             "blocks"
         );
+        let d = doc(serde_json::json!({ "blocks": [
+            { "type": "image", "width": 16, "height": 2, "data": "AAAA" } ]}));
+        assert_eq!(
+            d.to_receipt().unwrap_err().field,
+            "blocks[0].data",
+            "3 bytes, 4 needed"
+        );
+        let d = doc(serde_json::json!({ "blocks": [
+            { "type": "image", "width": 8, "height": 1, "data": "*" } ]}));
+        assert_eq!(d.to_receipt().unwrap_err().field, "blocks[0].data");
+        let d = doc(serde_json::json!({ "blocks": [{ "type": "kick", "pin": 3 }] }));
+        assert_eq!(d.to_receipt().unwrap_err().field, "blocks[0].pin");
+        let d = doc(serde_json::json!({ "blocks": [{ "type": "kick", "on_ms": 600 }] }));
+        assert_eq!(d.to_receipt().unwrap_err().field, "blocks[0].on_ms");
+        let d = doc(
+            serde_json::json!({ "blocks": [{ "type": "kick", "on_ms": 200,
+            "off_ms": 100 }] }),
+        );
+        assert_eq!(d.to_receipt().unwrap_err().field, "blocks[0].off_ms");
         let unknown = serde_json::json!({ "blocks": [{ "type": "hologram" }] });
         assert!(serde_json::from_value::<ReceiptDocument>(unknown).is_err());
     }

@@ -138,7 +138,12 @@ mod tests {
         let (tx, rx) = channel();
         let t = std::thread::spawn(move || worker.run(rx));
         let (reply, answer) = channel();
-        tx.send(Command::Kick { pin: 0, reply }).unwrap();
+        tx.send(Command::Kick {
+            pin: 0,
+            pulse_ms: 0,
+            reply,
+        })
+        .unwrap();
         let res = answer.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(res, Err("the GPIO chip is not open".to_owned()));
         let s = state.lock().unwrap().clone();

@@ -96,12 +96,14 @@ fn start_simulators(specs: &mut Vec<DeviceSpec>) -> std::io::Result<(Simulators,
             name: RECEIPT.into(),
             address: receipt.addr().to_string(),
             paper: Default::default(),
+            font: Default::default(),
         },
         DeviceSpec::KickDrawer {
             name: DRAWER.into(),
             printer: RECEIPT.into(),
             pin: 2,
             sensor_open_high: true,
+            pulse_ms: 100,
         },
         DeviceSpec::LabelPrinter {
             name: LABEL.into(),
@@ -365,10 +367,10 @@ impl DeviceManager {
 
     /// Opens a drawer. Blocking: call from a blocking thread.
     pub fn open_drawer(&self, name: &str) -> Result<(), DeviceError> {
-        let pin = match self.spec(name)? {
-            DeviceSpec::KickDrawer { pin, .. } => *pin,
-            // The GPIO drawer's worker knows its line.
-            DeviceSpec::GpioDrawer { .. } => 0,
+        let (pin, pulse_ms) = match self.spec(name)? {
+            DeviceSpec::KickDrawer { pin, pulse_ms, .. } => (*pin, *pulse_ms),
+            // The GPIO drawer's worker knows its line and pulse.
+            DeviceSpec::GpioDrawer { .. } => (0, 0),
             other => {
                 return Err(DeviceError::WrongKind {
                     device: name.to_owned(),
@@ -377,7 +379,11 @@ impl DeviceManager {
                 })
             }
         };
-        self.ask(name, "open", |reply| Command::Kick { pin, reply })
+        self.ask(name, "open", |reply| Command::Kick {
+            pin,
+            pulse_ms,
+            reply,
+        })
     }
 
     /// Sends bytes as they are to a printer. Blocking.

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use drivers::drawer::{AlarmEvent, OpenAlarm};
 use drivers::escpos::{
-    AnyPrinter, DrawerKick, PaperLevel, PrinterAddress, PrinterError, PrinterStatus, Timeouts,
+    AnyPrinter, DrawerKick, DrawerPin, PaperLevel, PrinterAddress, PrinterError, PrinterStatus,
+    Timeouts,
 };
 use drivers::zpl::{HostStatus, LabelPrinterError, TcpLabelPrinter};
 
@@ -32,9 +33,11 @@ use crate::store::{JobState, PrintJob, Store};
 pub enum Command {
     /// A job was queued or cancelled: look at the queue now.
     Wake,
-    /// Pulse the kick connector pin; the answer says whether the printer took it.
+    /// Pulse the kick connector pin for `pulse_ms` (a GPIO drawer uses its own settings); the
+    /// answer says whether the printer took it.
     Kick {
         pin: u8,
+        pulse_ms: u16,
         reply: Sender<Result<(), String>>,
     },
     /// Send bytes as they are (technician pass-through).
@@ -82,8 +85,8 @@ pub trait Backend: Send + 'static {
     fn nothing_sent(error: &Self::Error) -> bool;
     /// Sends bytes unchecked.
     fn raw(conn: &mut Self::Conn, bytes: &[u8]) -> Result<(), Self::Error>;
-    /// Pulses a kick connector pin.
-    fn kick(conn: &mut Self::Conn, pin: u8) -> Result<(), Self::Error>;
+    /// Pulses a kick connector pin for `pulse_ms`.
+    fn kick(conn: &mut Self::Conn, pin: u8, pulse_ms: u16) -> Result<(), Self::Error>;
     /// Whether a drawer on the kick port reads open.
     fn drawer_open(status: &Self::Status, sensor_open_high: bool) -> bool;
 }
@@ -134,12 +137,16 @@ impl Backend for Receipt {
     fn raw(conn: &mut AnyPrinter, bytes: &[u8]) -> Result<(), PrinterError> {
         conn.write_raw(bytes)
     }
-    fn kick(conn: &mut AnyPrinter, pin: u8) -> Result<(), PrinterError> {
-        let kick = if pin == 5 {
-            DrawerKick::pin5()
+    fn kick(conn: &mut AnyPrinter, pin: u8, pulse_ms: u16) -> Result<(), PrinterError> {
+        let pin = if pin == 5 {
+            DrawerPin::Pin5
         } else {
-            DrawerKick::pin2()
+            DrawerPin::Pin2
         };
+        let rest = super::document::kick_rest(pulse_ms);
+        let kick = DrawerKick::new(pin, pulse_ms, rest).map_err(|e| {
+            PrinterError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+        })?;
         conn.kick_drawer(&kick)
     }
     fn drawer_open(s: &PrinterStatus, sensor_open_high: bool) -> bool {
@@ -210,7 +217,7 @@ impl Backend for Label {
         t.flush()?;
         Ok(())
     }
-    fn kick(_conn: &mut TcpLabelPrinter, _pin: u8) -> Result<(), LabelPrinterError> {
+    fn kick(_: &mut TcpLabelPrinter, _: u8, _: u16) -> Result<(), LabelPrinterError> {
         Err(LabelPrinterError::Io(std::io::Error::new(
             std::io::ErrorKind::Unsupported,
             "a label printer has no drawer kick port",
@@ -275,8 +282,12 @@ impl<B: Backend> PrinterWorker<B> {
             match rx.recv_timeout(self.poll) {
                 Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Command::Wake) | Err(RecvTimeoutError::Timeout) => {}
-                Ok(Command::Kick { pin, reply }) => {
-                    let _ = reply.send(self.kick(&mut printer, pin));
+                Ok(Command::Kick {
+                    pin,
+                    pulse_ms,
+                    reply,
+                }) => {
+                    let _ = reply.send(self.kick(&mut printer, pin, pulse_ms));
                 }
                 Ok(Command::Raw { bytes, reply }) => {
                     let res = self.with_printer(&mut printer, |p| B::raw(p, &bytes));
@@ -382,8 +393,8 @@ impl<B: Backend> PrinterWorker<B> {
         }
     }
 
-    fn kick(&self, printer: &mut Option<B::Conn>, pin: u8) -> Result<(), String> {
-        self.with_printer(printer, |p| B::kick(p, pin))
+    fn kick(&self, printer: &mut Option<B::Conn>, pin: u8, pulse_ms: u16) -> Result<(), String> {
+        self.with_printer(printer, |p| B::kick(p, pin, pulse_ms))
     }
 
     /// Prints pending jobs while the printer is ready.
