@@ -32,8 +32,9 @@
 //! - Tax exemptions cover a whole sale, not single lines, and only where prices exclude tax.
 //! - Cash refunds are not rounded to the cash increment; a return of a rounded cash sale
 //!   refunds exact amounts (the last one making up any rounding the sale took less).
-//! - Promotions: no fixed-price bundles; coupons have validity windows but no per-customer or
-//!   total redemption limits, so offline reconciliation of redemptions is not done.
+//! - Coupon limits are counted from the sales this box completed; two boxes (or a box and the
+//!   web shop) can each redeem a coupon's last use while offline. The records say which sales
+//!   redeemed what, offline or not, for the cloud to reconcile; the box does not reconcile.
 
 pub mod amount;
 pub mod barcode;

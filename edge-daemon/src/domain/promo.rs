@@ -6,7 +6,11 @@
 //! - It targets lines by category or SKU (both empty: every line) and gives one [`Reward`]:
 //!   percent or amount off each matching unit, buy X get Y (the cheapest units of each group of
 //!   X + Y matching units get the percentage off), or a cart threshold (percent or amount off
-//!   the matching lines once their total reaches a minimum, split in proportion to them).
+//!   the matching lines once their total reaches a minimum, split in proportion to them), or a
+//!   fixed-price bundle (every N matching units, dearest first, for a price).
+//! - A coupon may be limited in total uses and per customer ([`check_coupon_uses`]); the store
+//!   counts redemptions from completed sales, whose records list their coupons and whether the
+//!   cloud was reachable, so the cloud reconciles redemptions made offline.
 //! - Stacking: every non-exclusive promotion applies in order of priority (highest first, then
 //!   id), each to what the earlier ones left of a line. An exclusive promotion applies alone.
 //!   The engine computes the stacked outcome and each exclusive one and keeps the largest total
@@ -57,6 +61,10 @@ pub enum Reward {
     ThresholdPercentOff { min_subtotal: i64, percent_bp: u32 },
     /// An amount off the matching lines once they total at least `min_subtotal`.
     ThresholdAmountOff { min_subtotal: i64, amount: i64 },
+    /// Every `quantity` matching units (dearest first) together cost `price`: a fixed-price
+    /// bundle. The saving is split over the bundle's units in proportion to their prices; a
+    /// bundle dearer than its units gives nothing.
+    BundlePrice { quantity: u32, price: i64 },
 }
 
 /// An automatic promotion, or a coupon's promotion when `coupon` is set.
@@ -78,6 +86,11 @@ pub struct Promotion {
     #[serde(default)]
     pub target: Target,
     pub reward: Reward,
+    /// For a coupon: how many sales may redeem it in all, and per customer.
+    #[serde(default)]
+    pub max_uses: Option<u32>,
+    #[serde(default)]
+    pub max_uses_per_customer: Option<u32>,
 }
 
 /// Why a promotion or a coupon is refused.
@@ -89,6 +102,48 @@ pub enum PromotionError {
     UnknownCoupon(String),
     #[error("coupon {0:?} is not valid at this time")]
     CouponNotValidNow(String),
+    #[error("coupon {code:?} is used up: {used} of {max} uses{who}")]
+    CouponUsedUp {
+        code: String,
+        used: u32,
+        max: u32,
+        /// Empty, or " by this customer".
+        who: &'static str,
+    },
+    #[error("coupon {0:?} is limited per customer; attach the customer to the sale")]
+    CouponNeedsCustomer(String),
+}
+
+/// Checks a coupon's use limits: `used` sales redeemed it so far, `by_customer` of them for
+/// the sale's customer (`None`: no customer attached).
+pub fn check_coupon_uses(
+    p: &Promotion,
+    code: &str,
+    used: u32,
+    by_customer: Option<u32>,
+) -> Result<(), PromotionError> {
+    if let Some(max) = p.max_uses {
+        if used >= max {
+            return Err(PromotionError::CouponUsedUp {
+                code: code.to_owned(),
+                used,
+                max,
+                who: "",
+            });
+        }
+    }
+    if let Some(max) = p.max_uses_per_customer {
+        let mine = by_customer.ok_or_else(|| PromotionError::CouponNeedsCustomer(code.into()))?;
+        if mine >= max {
+            return Err(PromotionError::CouponUsedUp {
+                code: code.to_owned(),
+                used: mine,
+                max,
+                who: " by this customer",
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Promotion {
@@ -146,6 +201,12 @@ impl Promotion {
             } => {
                 non_negative("min_subtotal", *min_subtotal)?;
                 non_negative("amount", *amount)?;
+            }
+            Reward::BundlePrice { quantity, price } => {
+                non_negative("price", *price)?;
+                if *quantity < 2 {
+                    return Err(bad("a bundle has at least 2 units".into()));
+                }
             }
         }
         if let Some(c) = self
@@ -236,13 +297,7 @@ fn discounts_of(
             get,
             percent_bp,
         } => {
-            // Every matching unit, dearest first (ties: earlier line first).
-            let mut units: Vec<(i64, usize)> = Vec::new();
-            for i in (0..lines.len()).filter(|i| hit[*i]) {
-                let n = usize::try_from(lines[i].quantity).unwrap_or(0);
-                units.extend(std::iter::repeat_n((lines[i].unit_price.minor, i), n));
-            }
-            units.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let units = matching_units(lines, &hit);
             let group = (*buy + *get) as usize;
             for chunk in units.chunks(group).filter(|c| c.len() == group) {
                 for (price, i) in &chunk[*buy as usize..] {
@@ -250,11 +305,23 @@ fn discounts_of(
                     out[*i] = out[*i].checked_add(off)?;
                 }
             }
-            for i in 0..lines.len() {
-                if out[i].minor > left[i].minor {
-                    out[i] = left[i];
+            cap(&mut out, left);
+        }
+        Reward::BundlePrice { quantity, price } => {
+            let units = matching_units(lines, &hit);
+            let group = *quantity as usize;
+            for chunk in units.chunks(group).filter(|c| c.len() == group) {
+                let worth: i64 = chunk.iter().map(|(p, _)| *p).sum();
+                if worth <= *price {
+                    continue;
+                }
+                let weights: Vec<i64> = chunk.iter().map(|(p, _)| *p).collect();
+                let parts = allocate(Money::new(worth - price, currency), &weights)?;
+                for ((_, i), part) in chunk.iter().zip(parts) {
+                    out[*i] = out[*i].checked_add(part)?;
                 }
             }
+            cap(&mut out, left);
         }
         Reward::ThresholdPercentOff {
             min_subtotal,
@@ -278,6 +345,26 @@ fn discounts_of(
         }
     }
     Ok(out)
+}
+
+/// Every matching unit as (unit price, line index), dearest first (ties: earlier line first).
+fn matching_units(lines: &[PromoLine], hit: &[bool]) -> Vec<(i64, usize)> {
+    let mut units: Vec<(i64, usize)> = Vec::new();
+    for i in (0..lines.len()).filter(|i| hit[*i]) {
+        let n = usize::try_from(lines[i].quantity).unwrap_or(0);
+        units.extend(std::iter::repeat_n((lines[i].unit_price.minor, i), n));
+    }
+    units.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    units
+}
+
+/// No line's discount exceeds what is left of it.
+fn cap(out: &mut [Money], left: &[Money]) {
+    for (o, l) in out.iter_mut().zip(left) {
+        if o.minor > l.minor {
+            *o = *l;
+        }
+    }
 }
 
 fn matching_total(hit: &[bool], left: &[Money], currency: Currency) -> Result<Money, MoneyError> {
@@ -394,6 +481,8 @@ mod tests {
             ends_at: None,
             target,
             reward,
+            max_uses: None,
+            max_uses_per_customer: None,
         }
     }
 
@@ -552,6 +641,72 @@ mod tests {
             check_coupon(&ps, "NOPE", Timestamp(5)),
             Err(PromotionError::UnknownCoupon("NOPE".into()))
         );
+    }
+
+    #[test]
+    fn a_bundle_sells_its_units_at_the_fixed_price() {
+        // Any 3 for 20.00.
+        let lines = [
+            line("a", "t", 2, 1_000),
+            line("b", "t", 2, 600),
+            line("c", "t", 1, 800),
+        ];
+        let p = promo(
+            "3for20",
+            0,
+            false,
+            Target::default(),
+            Reward::BundlePrice {
+                quantity: 3,
+                price: 2_000,
+            },
+        );
+        let d = best_discounts(std::slice::from_ref(&p), &[], &lines, Timestamp(0), eur()).unwrap();
+        // Units dearest first: 1000, 1000, 800 | 600, 600. One bundle worth 28.00: save 8.00,
+        // split 1000:1000:800 → 286 + 286 + 228 (leftover unit to the first).
+        assert_eq!(
+            amounts(&d),
+            vec![
+                vec![("3for20".into(), 572)],
+                vec![],
+                vec![("3for20".into(), 228)]
+            ]
+        );
+        let cheap = [line("a", "t", 3, 500)];
+        let d = best_discounts(&[p], &[], &cheap, Timestamp(0), eur()).unwrap();
+        assert_eq!(
+            amounts(&d),
+            vec![vec![]],
+            "a bundle dearer than its units gives nothing"
+        );
+    }
+
+    #[test]
+    fn coupon_use_limits_count_in_total_and_per_customer() {
+        let mut p = promo(
+            "c",
+            0,
+            false,
+            Target::default(),
+            Reward::AmountOff { amount: 1 },
+        );
+        p.max_uses = Some(2);
+        assert_eq!(check_coupon_uses(&p, "C", 1, None), Ok(()));
+        assert!(matches!(
+            check_coupon_uses(&p, "C", 2, None),
+            Err(PromotionError::CouponUsedUp {
+                used: 2,
+                max: 2,
+                ..
+            })
+        ));
+        p.max_uses_per_customer = Some(1);
+        assert_eq!(
+            check_coupon_uses(&p, "C", 0, None),
+            Err(PromotionError::CouponNeedsCustomer("C".into()))
+        );
+        assert_eq!(check_coupon_uses(&p, "C", 1, Some(0)), Ok(()));
+        assert!(check_coupon_uses(&p, "C", 1, Some(1)).is_err());
     }
 
     #[test]

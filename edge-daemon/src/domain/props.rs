@@ -42,6 +42,8 @@ fn arb_reward() -> impl Strategy<Value = Reward> {
                 amount,
             }
         }),
+        (2u32..5, 0i64..50_000)
+            .prop_map(|(quantity, price)| Reward::BundlePrice { quantity, price }),
     ]
 }
 
@@ -66,6 +68,8 @@ fn arb_promos() -> impl Strategy<Value = Vec<Promotion>> {
                     skus: vec![],
                 },
                 reward,
+                max_uses: None,
+                max_uses_per_customer: None,
             })
             .collect()
     })

@@ -701,6 +701,8 @@ pub(crate) mod tests {
             ends_at: None,
             target: Target::default(),
             reward: Reward::PercentOff { percent_bp: 1_000 },
+            max_uses: None,
+            max_uses_per_customer: None,
         }];
         let ctx = PricingContext {
             promotions: &promos,

@@ -17,6 +17,7 @@
 //! | `cust/<id>` | [`CustomerEntry`] |
 //! | `mail/<seq>` | [`MailEntry`]: an email receipt waiting for the cloud, `seq` big-endian |
 //! | `stock/<sku>` | on-hand units (`i64`, postcard): sales take, returns give back |
+//! | `coupon/<code>`, `coupon/<code>\0<customer>` | sales that redeemed it (`u32`) |
 //! | `ledger/<seq>` | [`LedgerEntry`]: a completed transaction, `seq` big-endian |
 //!
 //! # Current limitations
@@ -426,7 +427,26 @@ fn complete_sale(
     for l in &record.lines {
         move_stock(v, &l.item.sku, -l.quantity)?;
     }
+    for code in &record.coupons {
+        let mut keys = vec![coupon_key(code, None)];
+        if let Some(c) = record.customer {
+            keys.push(coupon_key(code, Some(c)));
+        }
+        for k in keys {
+            let used: u32 = load(v, &k)?.unwrap_or(0);
+            v.put(Proj::Pos, &k, enc(&used.saturating_add(1)))?;
+        }
+    }
     Ok(())
+}
+
+fn coupon_key(code: &str, customer: Option<CustomerId>) -> Vec<u8> {
+    let mut k = key("coupon/", code.as_bytes());
+    if let Some(c) = customer {
+        k.push(0);
+        k.extend_from_slice(c.as_bytes());
+    }
+    k
 }
 
 /// Projects a completed return (of `original`, or without a receipt when `None`): the
@@ -650,6 +670,20 @@ impl Reader<'_> {
     /// The sale with this id.
     pub fn sale(&self, id: SaleId) -> Result<Option<SaleEntry>, StoreError> {
         read(self.pos(), "sale", &key("sale/", id.as_bytes()))
+    }
+
+    /// How many completed sales redeemed coupon `code`, and how many of them for `customer`.
+    pub fn coupon_uses(
+        &self,
+        code: &str,
+        customer: Option<CustomerId>,
+    ) -> Result<(u32, Option<u32>), StoreError> {
+        let total = read(self.pos(), "coupon", &coupon_key(code, None))?.unwrap_or(0);
+        let mine = match customer {
+            Some(c) => Some(read(self.pos(), "coupon", &coupon_key(code, Some(c)))?.unwrap_or(0)),
+            None => None,
+        };
+        Ok((total, mine))
     }
 
     /// How many carts are in progress on `till`.

@@ -26,7 +26,7 @@ use crate::clock::{now, rfc3339};
 use crate::devices::manager::DeviceManager;
 use crate::domain::barcode::Barcode;
 use crate::domain::catalog::Catalog;
-use crate::domain::promo::check_coupon;
+use crate::domain::promo::{check_coupon, check_coupon_uses, PromotionError};
 use crate::domain::sale::{Cart, CartState, PricingContext, SaleError};
 use crate::domain::tax::ExemptionBy;
 use crate::store::pos::SaleEntry;
@@ -413,10 +413,11 @@ pub async fn coupon(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ApplyCoupon>,
 ) -> Result<Response, ApiError> {
-    cart_change(&state, &p, &key, &id, "coupons", req, |_, _, c, req, at| {
+    cart_change(&state, &p, &key, &id, "coupons", req, |r, e, c, req, at| {
         let code = req.code.trim().to_ascii_uppercase();
         check_coupon(&c.promotions, &code, at)
             .map_err(|e| ApiError::field("code", e.to_string()))?;
+        check_coupon_limits(r, c, &e.cart, std::slice::from_ref(&code), false)?;
         Ok(CartOp::ApplyCoupon { code })
     })
     .await
@@ -470,6 +471,33 @@ pub async fn exempt(
         },
     )
     .await
+}
+
+/// Refuses `codes` whose use limits the completed sales have reached. A per-customer limit
+/// needs the customer attached when the sale `completes`.
+fn check_coupon_limits(
+    r: &Reader<'_>,
+    c: &Catalog,
+    cart: &Cart,
+    codes: &[String],
+    completes: bool,
+) -> Result<(), ApiError> {
+    for code in codes {
+        let Some(p) = c
+            .promotions
+            .iter()
+            .find(|p| p.coupon.as_deref() == Some(code.as_str()))
+        else {
+            continue;
+        };
+        let (used, mine) = r.coupon_uses(code, cart.customer)?;
+        match check_coupon_uses(p, code, used, mine) {
+            Err(PromotionError::CouponNeedsCustomer(_)) if !completes => {}
+            Err(e) => return Err(ApiError::field("code", e.to_string())),
+            Ok(()) => {}
+        }
+    }
+    Ok(())
 }
 
 /// The customer a sale is for.
@@ -590,6 +618,7 @@ pub async fn complete(
         let c = catalog_of(r)?;
         let priced = entry.cart.price(&pricing(&c, at)).map_err(sale_err)?;
         let record = entry.cart.complete(&priced, actor).map_err(sale_err)?;
+        check_coupon_limits(r, &c, &entry.cart, &record.coupons, true)?;
         let mut next = entry.clone();
         next.cart.mark(CartState::Completed).map_err(sale_err)?;
         next.record = Some(record.clone());

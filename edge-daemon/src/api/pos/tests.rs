@@ -1046,3 +1046,83 @@ async fn cash_rounding_and_tax_exemptions_are_settled_shown_and_reported() {
     let verify = pos.store.verify().expect("verify");
     assert!(verify.ok(), "{:?}", verify.problems);
 }
+
+/// Pays a sale's total by card and completes it; answers the completion.
+async fn pay_by_card(pos: &Pos, sale: &str) -> Reply {
+    let s = format!("/v1/pos/sales/{sale}");
+    let total = minor(&pos.get(&s).await.ok(StatusCode::OK)["total"]);
+    let card = json!({"kind": "card", "amount": usd(total), "reference": "A-7"});
+    pos.post(&format!("{s}/tenders"), card)
+        .await
+        .ok(StatusCode::OK);
+    pos.post(&format!("{s}/complete"), json!(null)).await
+}
+
+#[tokio::test]
+async fn a_coupon_used_up_across_sales_is_refused_and_the_redemption_journaled() {
+    let pos = Pos::new();
+    let welcome = json!({"id": "welcome-5", "name": "$5 off $50, once", "coupon": "WELCOME5",
+        "reward": {"type": "threshold_amount_off", "min_subtotal": 5000, "amount": 500},
+        "max_uses": 1});
+    let delta = json!({"version": 2, "base_version": 1, "upsert_promotions": [welcome]});
+    pos.post_mgr(
+        "/v1/pos/catalog",
+        json!({"kind": "delta", "json": delta.to_string()}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let mut sales = Vec::new();
+    for _ in 0..2 {
+        let sale = pos.sale(None).await;
+        let s = format!("/v1/pos/sales/{sale}");
+        pos.post(&format!("{s}/lines"), json!({"sku": "RUN-42"}))
+            .await
+            .ok(StatusCode::OK);
+        let v = pos
+            .post(&format!("{s}/coupons"), json!({"code": "welcome5"}))
+            .await;
+        assert_eq!(minor(&v.ok(StatusCode::OK)["discount"]), 500);
+        sales.push(sale);
+    }
+    pay_by_card(&pos, &sales[0]).await.ok(StatusCode::OK);
+    // The second sale entered the coupon before the first one completed: refused now.
+    let before = pos.last_seq();
+    let s = format!("/v1/pos/sales/{}", sales[1]);
+    let total = minor(&pos.get(&s).await.ok(StatusCode::OK)["total"]);
+    pos.post(
+        &format!("{s}/tenders"),
+        json!({"kind": "card", "amount": usd(total), "reference": "A-8"}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let tendered = pos.last_seq();
+    assert_eq!(tendered, before + 1);
+    let refused = pos.post(&format!("{s}/complete"), json!(null)).await;
+    refused.problem(StatusCode::UNPROCESSABLE_ENTITY, Some("code"));
+    assert!(refused.json["detail"]
+        .as_str()
+        .is_some_and(|d| d.contains("used up: 1 of 1")));
+    assert_eq!(pos.last_seq(), tendered, "the refusal changed nothing");
+    // A new sale cannot enter it at all.
+    let third = pos.sale(None).await;
+    pos.post(
+        &format!("/v1/pos/sales/{third}/coupons"),
+        json!({"code": "WELCOME5"}),
+    )
+    .await
+    .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("code"));
+    // The redemption is journaled with the sale, offline (no link), for the cloud to reconcile.
+    let journal = pos.store.journal_after(0, 1_000).expect("journal");
+    let redeemed: Vec<(Vec<String>, bool)> = journal
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::SaleCompletedV2 {
+                record, settlement, ..
+            } => Some((record.coupons.clone(), settlement.cloud_reachable)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(redeemed, vec![(vec!["WELCOME5".to_owned()], false)]);
+    let verify = pos.store.verify().expect("verify");
+    assert!(verify.ok(), "{:?}", verify.problems);
+}
