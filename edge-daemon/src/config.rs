@@ -138,6 +138,9 @@ pub struct ImageConfig {
     /// JSON `{ok, state, store_id, message}` from the box's boot-time provisioning check,
     /// shown as `provisioning` by `GET /v1/health`; none: not shown.
     pub provisioning_status: Option<PathBuf>,
+    /// The update agent's JSON-lines record of A/B transitions; each new line is journaled as
+    /// an `UpdateReported` event (see [`crate::update_report`]); none: not read.
+    pub update_events: Option<PathBuf>,
 }
 
 /// Log output.

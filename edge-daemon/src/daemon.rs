@@ -75,6 +75,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ),
     )?;
     let (link_task, link_stats) = link.unzip();
+    let update_task = cfg.image.update_events.clone().map(|file| {
+        let (s, d) = (store.clone(), cfg.data_dir.clone());
+        tokio::spawn(crate::update_report::run(s, file, d))
+    });
     let mut state = AppState::new(store.clone(), cfg, metrics).with_devices(devices.clone());
     state.link = link_stats;
     let watchdog_task = tokio::spawn(watchdog(store.clone()));
@@ -98,7 +102,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Err(_) => tracing::warn!("requests still running after the grace period; stopping"),
     }
     tokio::task::spawn_blocking(move || devices.stop()).await?;
-    if let Some(t) = link_task {
+    for t in link_task.into_iter().chain(update_task) {
         t.abort();
     }
     admin_task.abort();

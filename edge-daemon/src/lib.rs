@@ -16,6 +16,7 @@
 //! - [`config`], [`cli`], [`daemon`], [`telemetry`], [`clock`]: settings, the command line,
 //!   the `run` loop (systemd readiness, watchdog, graceful shutdown), logs and metrics, time.
 //! - [`diag`]: technician diagnostics that talk to devices directly, daemon running or not.
+//! - [`update_report`]: the box's update agent's transitions, journaled for the cloud link.
 //!
 //! # Invariants
 //! A 2xx answer to a state-changing request means its events are on disk: they were appended,
@@ -44,3 +45,4 @@ pub mod domain;
 pub mod link;
 pub mod store;
 pub mod telemetry;
+pub mod update_report;

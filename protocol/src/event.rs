@@ -191,6 +191,16 @@ pub enum Event {
         basis: PriceBasis,
         settlement: Settlement,
     },
+    /// The box's update agent (`edge-image`) recorded an A/B update transition; the daemon
+    /// journals each record so that the cloud link carries it.
+    UpdateReported {
+        /// `armed`, `committed`, `rolling_back`, `rolled_back`, `running` or `refused`.
+        state: String,
+        /// The agent's record as it wrote it: one JSON object (slot, version, reason, ...).
+        record: String,
+        /// When the agent recorded it, Unix seconds.
+        unix_time: u64,
+    },
 }
 
 impl Event {
@@ -218,6 +228,7 @@ impl Event {
             Event::ReturnCompletedV2 { .. } => "return_completed_v2",
             Event::ExchangeCompleted { .. } => "exchange_completed",
             Event::ReturnWithoutReceipt { .. } => "return_without_receipt",
+            Event::UpdateReported { .. } => "update_reported",
         }
     }
 }

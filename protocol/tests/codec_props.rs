@@ -406,6 +406,13 @@ fn store_event() -> BoxedStrategy<Event> {
             to,
             by
         }),
+        (text(), text(), any::<u64>()).prop_map(|(state, record, unix_time)| {
+            Event::UpdateReported {
+                state,
+                record,
+                unix_time,
+            }
+        }),
     ]
     .boxed()
 }
@@ -434,7 +441,8 @@ fn strategy_of(event: &Event) -> &'static str {
         | Event::TillClosed { .. }
         | Event::CustomerSaved { .. }
         | Event::CustomerErased { .. }
-        | Event::ReceiptEmailRequested { .. } => "store_event",
+        | Event::ReceiptEmailRequested { .. }
+        | Event::UpdateReported { .. } => "store_event",
     }
 }
 

@@ -323,6 +323,20 @@ fn cases() -> Vec<Envelope> {
                 },
             },
         ),
+        envelope(
+            317,
+            "00000016-0000-4000-8000-000000000016",
+            21,
+            Event::UpdateReported {
+                state: "rolled_back".to_owned(),
+                record: concat!(
+                    r#"{"unix_time":1796291460,"state":"rolled_back","slot":"a","#,
+                    r#""version":"3.0.0","reason":"not healthy within 300 s"}"#
+                )
+                .to_owned(),
+                unix_time: 1_796_291_460,
+            },
+        ),
     ]
 }
 
@@ -441,9 +455,10 @@ fn variant_index(event: &Event) -> usize {
         Event::ReturnCompletedV2 { .. } => 18,
         Event::ExchangeCompleted { .. } => 19,
         Event::ReturnWithoutReceipt { .. } => 20,
+        Event::UpdateReported { .. } => 21,
     }
 }
-const VARIANTS: usize = 21;
+const VARIANTS: usize = 22;
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

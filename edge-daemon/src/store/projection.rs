@@ -267,6 +267,8 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
         | Event::ReturnCompletedV2 { .. }
         | Event::ExchangeCompleted { .. }
         | Event::ReturnWithoutReceipt { .. } => super::pos::apply(v, env)?,
+        // Carried to the cloud through the journal; nothing on the box reads it back.
+        Event::UpdateReported { .. } => {}
         Event::TokenRevoked { token, by: _ } => {
             let hash = v
                 .get(Proj::TokenIds, token.as_bytes())?

@@ -33,7 +33,8 @@
 //!
 //! # Current limitations
 //! - Transitions are reported to the journal, `status.json` and `events.jsonl` on the data
-//!   partition; publishing them over MQTT is the cloud bridge's job and is not wired yet.
+//!   partition; the daemon journals `events.jsonl` (`image.update_events`) for the cloud link,
+//!   so they go out only while a daemon runs.
 //! - The health check is plain HTTP to the daemon's `/v1/health`; "store opened and migrated,
 //!   LAN API serving" is what that endpoint answering 200 with `"status":"ok"` means today.
 //! - The data snapshot before a trial boot is a full copy of the data directory, skipped (and
