@@ -27,6 +27,7 @@ use super::{devices, events, pairing, pos, problem, system, tokens};
         pos::returns::create_no_receipt,
         pos::tills::open, pos::tills::movement, pos::tills::close, pos::tills::x_report,
         pos::tills::z_reports, pos::tills::store_report, pos::tills::offline_report,
+        pos::tills::sales_report,
         pos::customers::create, pos::customers::update, pos::customers::erase,
         pos::customers::get, pos::customers::list,
     ),

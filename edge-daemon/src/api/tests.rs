@@ -445,6 +445,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("/v1/pos/returns/no-receipt", "post", true),
     ("/v1/pos/exchanges", "post", true),
     ("/v1/pos/reports/offline", "get", true),
+    ("/v1/pos/reports/sales", "get", true),
     ("/v1/pos/tills/{id}/open", "post", true),
     ("/v1/pos/tills/{id}/movements", "post", true),
     ("/v1/pos/tills/{id}/close", "post", true),

@@ -15,7 +15,7 @@
 //! - [`returns`]: refunds against an original sale.
 //! - [`exchange`]: items taken back and new items sold in one transaction.
 //! - [`cash`]: tills: float, pay-ins, pay-outs, drops, count and close.
-//! - [`report`]: X/Z totals by tender, tax and department.
+//! - [`report`]: X/Z totals by tender, tax and department; the sales analysis.
 //! - [`receipt`]: a completed sale as text and HTML, for email receipts.
 //!
 //! # Rounding rules

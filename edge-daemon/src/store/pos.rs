@@ -14,6 +14,7 @@
 //! | `till/<id>` | [`TillEntry`]: the current or last session with its running (X) report |
 //! | `z/<till>\0<seq>` | [`TillEntry`] frozen at close (the Z report), `seq` big-endian |
 //! | `report` | the store's [`Report`] of every sale and return |
+//! | `analysis` | the store's [`Analysis`]: by hour, associate, jurisdiction, rule |
 //! | `cust/<id>` | [`CustomerEntry`] |
 //! | `mail/<seq>` | [`MailEntry`]: an email receipt waiting for the cloud, `seq` big-endian |
 //! | `stock/<sku>` | on-hand units (`i64`, postcard): sales take, returns give back |
@@ -42,12 +43,13 @@ use crate::domain::catalog::{
     apply_catalog_delta, apply_catalog_snapshot, Catalog, CatalogError, Item,
 };
 use crate::domain::receipt;
-use crate::domain::report::Report;
+use crate::domain::report::{Analysis, Report};
 use crate::domain::returns::{record_return, Returned};
 use crate::domain::sale::{Cart, CartState};
 
 const CATALOG: &[u8] = b"catalog";
 const REPORT: &[u8] = b"report";
+const ANALYSIS: &[u8] = b"analysis";
 
 /// A sale as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -427,6 +429,9 @@ fn complete_sale(
     for l in &record.lines {
         move_stock(v, &l.item.sku, -l.quantity)?;
     }
+    update_analysis(v, record.total.currency, rule, |a| {
+        a.add_sale(record, env.at)
+    })?;
     for code in &record.coupons {
         let mut keys = vec![coupon_key(code, None)];
         if let Some(c) = record.customer {
@@ -438,6 +443,18 @@ fn complete_sale(
         }
     }
     Ok(())
+}
+
+/// Changes the store's sales analysis with `f`.
+fn update_analysis(
+    v: &mut impl View,
+    currency: protocol::Currency,
+    rule: &dyn Fn(String) -> ApplyError,
+    f: impl FnOnce(&mut Analysis) -> Result<(), protocol::MoneyError>,
+) -> Result<(), ApplyError> {
+    let mut a: Analysis = load(v, ANALYSIS)?.unwrap_or_else(|| Analysis::new(currency));
+    f(&mut a).map_err(|e| rule(e.to_string()))?;
+    v.put(Proj::Pos, ANALYSIS, enc(&a))
 }
 
 fn coupon_key(code: &str, customer: Option<CustomerId>) -> Vec<u8> {
@@ -460,18 +477,23 @@ fn complete_return(
     rule: &dyn Fn(String) -> ApplyError,
     missing: &dyn Fn(&'static str, String) -> ApplyError,
 ) -> Result<(), ApplyError> {
+    let mut sold = None;
     if let Some(original) = original {
         let k = key("sale/", original.as_bytes());
         let mut entry: SaleEntry =
             load(v, &k)?.ok_or_else(|| missing("sale", original.to_string()))?;
-        let sold = entry
+        let rec = entry
             .record
-            .as_ref()
+            .clone()
             .ok_or_else(|| rule("the original sale is not completed".into()))?;
         entry.returned =
-            record_return(sold, &entry.returned, record).map_err(|e| rule(e.to_string()))?;
+            record_return(&rec, &entry.returned, record).map_err(|e| rule(e.to_string()))?;
         v.put(Proj::Pos, &k, enc(&entry))?;
+        sold = Some(rec);
     }
+    update_analysis(v, record.total.currency, rule, |a| {
+        a.add_return(record, sold.as_ref())
+    })?;
     let ret = ReturnEntry {
         id,
         original,
@@ -747,6 +769,11 @@ impl Reader<'_> {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// The store's sales analysis (by hour, associate, tax jurisdiction, returns, discounts).
+    pub fn analysis(&self) -> Result<Option<Analysis>, StoreError> {
+        read(self.pos(), "analysis", ANALYSIS)
     }
 
     /// Email receipts in the outbox, oldest first.

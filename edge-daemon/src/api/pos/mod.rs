@@ -88,6 +88,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tills/{id}/z", get(tills::z_reports))
         .route("/reports/store", get(tills::store_report))
         .route("/reports/offline", get(tills::offline_report))
+        .route("/reports/sales", get(tills::sales_report))
         .route("/customers", get(customers::list).post(customers::create))
         .route(
             "/customers/{id}",

@@ -327,6 +327,32 @@ async fn a_store_day_sells_returns_pays_out_and_closes_with_a_count() {
 
     let store = pos.get("/v1/pos/reports/store").await;
     assert_eq!(store.ok(StatusCode::OK)["sales"], 1);
+    let a = pos.get("/v1/pos/reports/sales").await;
+    let a = a.ok(StatusCode::OK).clone();
+    assert_eq!(
+        a["discounts"],
+        json!({"socks-3for2": 1_200, "home-10": 145})
+    );
+    assert_eq!(a["tax"]["state"], json!({"collected": 52, "refunded": 52}));
+    assert_eq!(
+        a["tax"]["city"],
+        json!({"collected": 117 + 64, "refunded": 64})
+    );
+    assert_eq!(
+        a["returns_with_receipt"],
+        json!({"count": 1, "amount": 1_305 + 116})
+    );
+    let associates = a["sales_by_associate"].as_object().expect("by associate");
+    assert_eq!(associates.len(), 1);
+    assert_eq!(associates.values().next().expect("one")["amount"], total);
+    let hours: i64 = a["sales_by_hour"]
+        .as_object()
+        .expect("by hour")
+        .values()
+        .map(|t| t["count"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(hours, 1);
+    assert_eq!(a["by_tender"]["cash"], cash_in);
     let report = pos.store.verify().expect("verify");
     assert!(report.ok(), "{:?}", report.problems);
 }

@@ -318,3 +318,28 @@ pub async fn offline_report(
     })
     .await
 }
+
+/// The store's sales analysis: sales by hour of day (UTC) and by associate, tax per
+/// jurisdiction (collected and refunded), returns with and without a receipt, discounts per
+/// promotion, and the store report's totals by tender.
+#[utoipa::path(get, path = "/v1/pos/reports/sales", tag = "pos", security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 409, body = Problem)))]
+pub async fn sales_report(
+    State(state): State<AppState>,
+    _p: Principal,
+) -> Result<Json<Value>, ApiError> {
+    read(&state, |r| {
+        let c = catalog_of(r)?;
+        let a = r
+            .analysis()?
+            .unwrap_or_else(|| crate::domain::report::Analysis::new(c.currency));
+        let by_tender = r
+            .store_report()?
+            .map(|rep| rep.by_tender)
+            .unwrap_or_default();
+        let mut v = json!(a);
+        v["by_tender"] = json!(by_tender);
+        Ok(Json(v))
+    })
+    .await
+}
