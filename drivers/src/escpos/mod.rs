@@ -19,8 +19,8 @@
 //! `status_poll_ms` in the daemon; it never enables Automatic Status Back (`GS a n` is not
 //! sent). Why:
 //! - A real-time request is answered even while the printer is offline, in error or has a full
-//!   buffer (PROTOCOLS.md §1.5, §1.7), so a poll always gets a fresh answer or a clear timeout; ASB
-//!   only speaks on a change, so a lost message or a silently dropped TCP connection leaves a
+//!   buffer (PROTOCOLS.md §1.5, §1.7), so a poll always gets a fresh answer or a clear timeout;
+//!   ASB only speaks on a change, so a lost message or a silently dropped TCP connection leaves a
 //!   stale state that looks healthy.
 //! - Every reply is one byte with a fixed pattern, matched against the request just sent; ASB
 //!   messages arrive unasked and can land between job bytes and status replies, which would need

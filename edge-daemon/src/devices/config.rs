@@ -268,7 +268,8 @@ pub fn validate(list: &[DeviceSpec]) -> Vec<String> {
                 .any(|p| matches!(p, DeviceSpec::ReceiptPrinter { name: n, .. } if n == printer));
             if !found {
                 problems.push(format!(
-                    "devices.list: drawer {name:?} hangs on {printer:?}, which is no receipt printer"
+                    "devices.list: drawer {name:?} hangs on {printer:?}, \
+                     which is no receipt printer"
                 ));
             }
             if *pin != 2 && *pin != 5 {

@@ -9,9 +9,10 @@
 //! 2. Query status (stale bytes drained by the driver); publish a change of state, and of the
 //!    drawer sensor of every drawer on this printer (with the left-open alarm).
 //! 3. Take the oldest pending job. If the printer is not ready, the job waits with the reason
-//!    (paper out, cover open, offline, error with its cause) and fails after `job_wait_secs`. If it is ready, the job is
-//!    marked `printing`, sent, and marked `done`; a failure before any byte was sent leaves it
-//!    waiting, a failure in the middle fails it (the printer may hold part of it).
+//!    (paper out, cover open, offline, error with its cause) and fails after `job_wait_secs`.
+//!    If it is ready, the job is marked `printing`, sent, and marked `done`; a failure before
+//!    any byte was sent leaves it waiting, a failure in the middle fails it (the printer may
+//!    hold part of it).
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
