@@ -600,8 +600,10 @@ fn malformed_payloads_on_every_topic_crash_neither_end_and_commands_apply_once()
         first,
         "a repeated command id must replay its first result"
     );
-    let online = fleet_until(&url, |s| s["online"] == true);
-    // The birth of the current session was built before the switch; a reconnect reports it.
+    // The switch is followed by a new birth: presence lists omni beside pos.
+    let online = fleet_until(&url, |s| {
+        s["online"] == true && s["modules"].as_array().unwrap().contains(&json!("omni"))
+    });
     assert!(online["modules"]
         .as_array()
         .unwrap()
