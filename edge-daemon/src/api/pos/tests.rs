@@ -13,6 +13,7 @@ use axum::Router;
 use cloud_bridge::edge::EdgeStats;
 use http_body_util::BodyExt;
 use protocol::event::Actor;
+use protocol::pos::{Tender, TenderKind, TillMove};
 use protocol::{Event, Role, StoreId};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -282,6 +283,7 @@ async fn a_store_day_sells_returns_pays_out_and_closes_with_a_count() {
     assert_eq!(mug.ok(StatusCode::OK)["on_hand"], 0);
     let socks = pos.get("/v1/pos/items/SOCK-1").await;
     assert_eq!(socks.ok(StatusCode::OK)["on_hand"], -3);
+    let before_again = pos.last_seq();
     let again = pos
         .post(
             "/v1/pos/returns",
@@ -289,6 +291,11 @@ async fn a_store_day_sells_returns_pays_out_and_closes_with_a_count() {
         )
         .await;
     again.problem(StatusCode::UNPROCESSABLE_ENTITY, Some("quantity"));
+    assert_eq!(
+        pos.last_seq(),
+        before_again,
+        "an over-return changes nothing"
+    );
 
     // A pay-out needs a manager.
     let payout = json!({"kind": "paid_out", "amount": usd(500), "reason": "window cleaner"});
@@ -309,6 +316,20 @@ async fn a_store_day_sells_returns_pays_out_and_closes_with_a_count() {
     assert_eq!(x["report"]["by_tender"]["cash"], cash_in);
     assert_eq!(x["report"]["by_tender"]["card"], 2_000 - (1_305 + 116));
 
+    // An exchange: one pair of socks (8.39 paid) for a bag (2.70 + 0.24 tax); the difference
+    // goes back to the card (what is left of it), then cash.
+    let ex = pos
+        .post(
+            "/v1/pos/exchanges",
+            json!({"sale": sale, "return_lines": [{"line": 1, "quantity": 1}],
+                "items": [{"sku": "BAG-1"}], "reason": "too many socks", "till": "till-1"}),
+        )
+        .await;
+    let ex = ex.ok(StatusCode::CREATED).clone();
+    assert_eq!(minor(&ex["balance"]), 294 - 839);
+    let x = pos.get("/v1/pos/tills/till-1/x").await;
+    let expected = minor(&x.ok(StatusCode::OK)["expected"]);
+
     // Blind count: 5 cents short.
     let count = expected - 5;
     let close = pos
@@ -322,39 +343,95 @@ async fn a_store_day_sells_returns_pays_out_and_closes_with_a_count() {
     let z = pos.get("/v1/pos/tills/till-1/z").await;
     let z = z.ok(StatusCode::OK).clone();
     assert_eq!(z.as_array().map(Vec::len), Some(1));
-    assert_eq!(z[0]["report"]["net_total"], total - (1_305 + 116));
     assert_eq!(minor(&z[0]["counted"]), count);
+    // The Z report agrees with the journal, summed event by event.
+    let (net, cash, paid_out) = journal_totals(&pos);
+    assert_eq!(
+        net,
+        total - (1_305 + 116) + (294 - 839),
+        "the journal itself"
+    );
+    assert_eq!(z[0]["report"]["net_total"], net);
+    assert_eq!(z[0]["report"]["by_tender"]["cash"], cash);
+    assert_eq!(z[0]["report"]["paid_out"], paid_out);
+    assert_eq!(minor(&z[0]["expected"]), 10_000 + cash - paid_out);
 
     let store = pos.get("/v1/pos/reports/store").await;
-    assert_eq!(store.ok(StatusCode::OK)["sales"], 1);
+    assert_eq!(
+        store.ok(StatusCode::OK)["sales"],
+        2,
+        "the exchange's new sale counts"
+    );
     let a = pos.get("/v1/pos/reports/sales").await;
     let a = a.ok(StatusCode::OK).clone();
     assert_eq!(
         a["discounts"],
-        json!({"socks-3for2": 1_200, "home-10": 145})
+        json!({"socks-3for2": 1_200, "home-10": 145 + 30})
     );
-    assert_eq!(a["tax"]["state"], json!({"collected": 52, "refunded": 52}));
+    assert_eq!(
+        a["tax"]["state"],
+        json!({"collected": 52 + 11, "refunded": 52})
+    );
     assert_eq!(
         a["tax"]["city"],
-        json!({"collected": 117 + 64, "refunded": 64})
+        json!({"collected": 117 + 64 + 13, "refunded": 64 + 39})
     );
     assert_eq!(
         a["returns_with_receipt"],
-        json!({"count": 1, "amount": 1_305 + 116})
+        json!({"count": 2, "amount": 1_305 + 116 + 839})
     );
     let associates = a["sales_by_associate"].as_object().expect("by associate");
     assert_eq!(associates.len(), 1);
-    assert_eq!(associates.values().next().expect("one")["amount"], total);
+    assert_eq!(
+        associates.values().next().expect("one")["amount"],
+        total + 294
+    );
     let hours: i64 = a["sales_by_hour"]
         .as_object()
         .expect("by hour")
         .values()
         .map(|t| t["count"].as_i64().unwrap_or(0))
         .sum();
-    assert_eq!(hours, 1);
-    assert_eq!(a["by_tender"]["cash"], cash_in);
+    assert_eq!(hours, 2);
+    assert_eq!(a["by_tender"]["cash"], cash);
     let report = pos.store.verify().expect("verify");
     assert!(report.ok(), "{:?}", report.problems);
+}
+
+/// The journal's own totals: net taken in, net cash, and cash paid out.
+fn journal_totals(pos: &Pos) -> (i64, i64, i64) {
+    let cash_of = |ts: &[Tender]| -> i64 {
+        ts.iter()
+            .filter(|t| t.kind == TenderKind::Cash)
+            .map(|t| t.amount.minor)
+            .sum()
+    };
+    let (mut net, mut cash, mut paid_out) = (0i64, 0i64, 0i64);
+    for e in pos.store.journal_after(0, 100_000).expect("journal") {
+        match &e.event {
+            Event::SaleCompletedV2 { record, .. } => {
+                net += record.total.minor;
+                cash += cash_of(&record.tenders) - record.change.minor;
+            }
+            Event::ReturnCompletedV2 { record, .. } => {
+                net -= record.total.minor;
+                cash -= cash_of(&record.refunds);
+            }
+            Event::ExchangeCompleted { record, .. } => {
+                net += record.sold.total.minor - record.returned.total.minor;
+                cash += cash_of(&record.sold.tenders)
+                    - record.sold.change.minor
+                    - cash_of(&record.returned.refunds);
+            }
+            Event::TillMovement {
+                kind: TillMove::PaidOut,
+                amount,
+                ..
+            } => paid_out += amount.minor,
+            _ => {}
+        }
+    }
+    (net, cash, paid_out)
 }
 
 #[tokio::test]
@@ -1151,4 +1228,62 @@ async fn a_coupon_used_up_across_sales_is_refused_and_the_redemption_journaled()
     assert_eq!(redeemed, vec![(vec!["WELCOME5".to_owned()], false)]);
     let verify = pos.store.verify().expect("verify");
     assert!(verify.ok(), "{:?}", verify.problems);
+}
+
+#[tokio::test]
+async fn gift_cards_and_store_credit_pay_and_are_refunded_to_themselves() {
+    let pos = Pos::new();
+    let sale = pos.sale(None).await;
+    let s = format!("/v1/pos/sales/{sale}");
+    // Two coffees: 29.98, untaxed.
+    pos.post(
+        &format!("{s}/lines"),
+        json!({"sku": "COF-500", "quantity": 2}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    for (kind, amount, reference) in [
+        ("gift_card", 2_000, "GC-6001"),
+        ("store_credit", 998, "CN-42"),
+    ] {
+        pos.post(
+            &format!("{s}/tenders"),
+            json!({"kind": kind, "amount": usd(amount), "reference": reference}),
+        )
+        .await
+        .ok(StatusCode::OK);
+    }
+    let done = pos.post(&format!("{s}/complete"), json!(null)).await;
+    assert_eq!(done.ok(StatusCode::OK)["state"], "completed");
+    // One coffee back: 14.99 to the gift card (non-cash tenders in the sale's order).
+    let r = pos
+        .post(
+            "/v1/pos/returns",
+            json!({"sale": sale, "lines": [{"line": 1, "quantity": 1}], "reason": "x"}),
+        )
+        .await;
+    let r = r.ok(StatusCode::CREATED).clone();
+    assert_eq!(
+        r["refunds"],
+        json!([{"kind": "gift_card", "amount": usd(1_499),
+        "reference": "GC-6001"}])
+    );
+    // The other: 5.01 left on the gift card, then 9.98 to the credit note.
+    let r = pos
+        .post(
+            "/v1/pos/returns",
+            json!({"sale": sale, "lines": [{"line": 1, "quantity": 1}], "reason": "y"}),
+        )
+        .await;
+    let r = r.ok(StatusCode::CREATED).clone();
+    assert_eq!(
+        r["refunds"],
+        json!([{"kind": "gift_card", "amount": usd(501), "reference": "GC-6001"},
+            {"kind": "store_credit", "amount": usd(998), "reference": "CN-42"}])
+    );
+    let report = pos.get("/v1/pos/reports/store").await;
+    let report = report.ok(StatusCode::OK).clone();
+    assert_eq!(report["by_tender"]["gift_card"], 0);
+    assert_eq!(report["by_tender"]["store_credit"], 0);
+    assert_eq!(report["net_total"], 0);
 }
