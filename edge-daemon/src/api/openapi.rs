@@ -22,6 +22,7 @@ use super::{devices, events, pairing, pos, problem, system, tokens};
         pos::sales::create, pos::sales::get, pos::sales::add_line, pos::sales::set_quantity,
         pos::sales::override_price, pos::sales::coupon, pos::sales::customer, pos::sales::exempt,
         pos::sales::tender, pos::sales::complete, pos::sales::void, pos::sales::email,
+        pos::sales::reprint,
         pos::sales::outbox,
         pos::returns::create, pos::returns::get, pos::exchanges::create,
         pos::returns::create_no_receipt,

@@ -439,6 +439,7 @@ const ROUTES: &[(&str, &str, bool)] = &[
     ("/v1/pos/sales/{id}/complete", "post", true),
     ("/v1/pos/sales/{id}/void", "post", true),
     ("/v1/pos/sales/{id}/email", "post", true),
+    ("/v1/pos/sales/{id}/receipt", "post", true),
     ("/v1/pos/outbox", "get", true),
     ("/v1/pos/returns", "post", true),
     ("/v1/pos/returns/{id}", "get", true),

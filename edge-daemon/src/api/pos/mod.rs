@@ -76,6 +76,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sales/{id}/complete", post(sales::complete))
         .route("/sales/{id}/void", post(sales::void))
         .route("/sales/{id}/email", post(sales::email))
+        .route("/sales/{id}/receipt", post(sales::reprint))
         .route("/outbox", get(sales::outbox))
         .route("/returns", post(returns::create))
         .route("/returns/no-receipt", post(returns::create_no_receipt))

@@ -640,6 +640,7 @@ pub async fn complete(
         let job = receipt::print_job(devices.as_deref(), &doc);
         tracing::info!(sale = %sale, total = record.total.minor, lines = record.lines.len(),
             receipt = job.is_some(), "sale completed");
+        body["receipt_job"] = json!(job.as_ref().map(|j| j.id));
         let settlement = Settlement {
             cash_rounding: priced.cash_rounding,
             exemption: entry.cart.exemption.clone(),
@@ -664,6 +665,51 @@ pub async fn complete(
         }
         if took_cash.load(Ordering::SeqCst) {
             open_drawer(devices, sale).await;
+        }
+    }
+    Ok(resp)
+}
+
+/// Prints a completed sale's receipt again on the receipt printer; answers the print job.
+#[utoipa::path(post, path = "/v1/pos/sales/{id}/receipt", tag = "pos", security(("bearer" = [])),
+    params(("id" = String, Path, description = "sale id"),
+        ("Idempotency-Key" = String, Header, description = "unique per request")),
+    responses((status = 202, body = Object), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn reprint(
+    State(state): State<AppState>,
+    p: Principal,
+    key: IdemKey,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let sale = parse_id("id", &id)?;
+    let idem = idem(
+        &p,
+        &key,
+        "POST",
+        &format!("/v1/pos/sales/{sale}/receipt"),
+        &(),
+    );
+    let devices = state.devices.clone();
+    let store_id = state.store.store_id().clone();
+    let resp = commit(&state, idem, move |r| {
+        let entry = load_sale(r, sale)?;
+        let rec = entry
+            .record
+            .as_ref()
+            .ok_or_else(|| ApiError::Conflict(format!("sale {sale} is not completed")))?;
+        let at = entry.completed_at.unwrap_or(entry.opened_at);
+        let doc = receipt::document(&store_id, sale, rec, at);
+        let job = receipt::print_job(devices.as_deref(), &doc)
+            .ok_or_else(|| ApiError::Conflict("this box has no receipt printer".into()))?;
+        let body = json!({"sale": sale, "receipt_job": job.id});
+        tracing::info!(sale = %sale, job = %job.id, "receipt reprinted");
+        Ok(Decision::new(vec![], StatusCode::ACCEPTED, body).with_print_job(job))
+    })
+    .await?;
+    if let Some(devices) = state.devices.clone() {
+        if let Some((name, _)) = receipt::printer(&devices) {
+            devices.wake(&name);
         }
     }
     Ok(resp)

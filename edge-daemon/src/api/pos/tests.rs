@@ -458,6 +458,13 @@ async fn a_retried_completion_never_makes_a_second_sale() {
     assert_eq!(first.ok(StatusCode::OK), second.ok(StatusCode::OK));
     assert!(!first.replayed);
     assert!(second.replayed);
+    // No receipt printer on this box: no job, and a reprint says why, changing nothing.
+    assert_eq!(first.json["receipt_job"], Value::Null);
+    let seq = pos.last_seq();
+    pos.post(&format!("{s}/receipt"), json!(null))
+        .await
+        .problem(StatusCode::CONFLICT, None);
+    assert_eq!(pos.last_seq(), seq);
     assert_eq!(pos.count("sale_completed_v2"), 1);
     // The receipt by email: queued in the outbox, rendered, journaled once for the cloud.
     let mail = pos
