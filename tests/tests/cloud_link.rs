@@ -701,6 +701,21 @@ fn catalog_and_module_commands_take_effect_on_the_lan_api() {
         s["online"] == true && !s["modules"].as_array().unwrap().contains(&json!("pos"))
     });
     assert!(off["modules"].is_array());
+    let modules: Value = client()
+        .get(format!("{}/v1/modules", daemon.base))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let pos = modules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "pos")
+        .expect("pos in /v1/modules");
+    assert_eq!(pos["enabled"], false, "{modules}");
+    assert_eq!(pos["source"], "cloud", "{modules}");
     let (code, _) = command(&url, &["module", "pos", "on"]);
     assert_eq!(code, 0);
     assert_eq!(item().0, 200);

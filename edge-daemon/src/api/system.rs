@@ -106,23 +106,41 @@ pub async fn whoami(p: Principal) -> Json<WhoAmI> {
 pub struct ModuleView {
     pub name: String,
     pub prefix: String,
+    /// Whether its endpoints answer now: the cloud's switch if it sent one, else the
+    /// configuration's.
     pub enabled: bool,
+    /// Where `enabled` comes from: `config` or `cloud`.
+    pub source: String,
 }
 
-/// The capability modules of this store.
+/// The capability modules of this store, as the API gates them now.
 #[utoipa::path(get, path = "/v1/modules", tag = "system", security(("bearer" = [])),
     responses((status = 200, body = [ModuleView]), (status = 401, body = Problem)))]
-pub async fn modules(State(state): State<AppState>, _p: Principal) -> Json<Vec<ModuleView>> {
-    Json(
+pub async fn modules(
+    State(state): State<AppState>,
+    _p: Principal,
+) -> Result<Json<Vec<ModuleView>>, ApiError> {
+    let store = state.store.clone();
+    let cloud = super::blocking(move || store.link_modules())
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(Json(
         Module::ALL
             .iter()
-            .map(|m| ModuleView {
-                name: m.name().to_owned(),
-                prefix: m.prefix().to_owned(),
-                enabled: m.enabled(&state.config.modules),
+            .map(|m| {
+                let switched = cloud
+                    .iter()
+                    .find(|(c, _)| c.to_string() == m.name())
+                    .map(|(_, on)| *on);
+                ModuleView {
+                    name: m.name().to_owned(),
+                    prefix: m.prefix().to_owned(),
+                    enabled: switched.unwrap_or_else(|| m.enabled(&state.config.modules)),
+                    source: if switched.is_some() { "cloud" } else { "config" }.to_owned(),
+                }
             })
             .collect(),
-    )
+    ))
 }
 
 /// Which part of the journal to list.
