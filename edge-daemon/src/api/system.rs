@@ -136,7 +136,12 @@ pub async fn modules(
                     name: m.name().to_owned(),
                     prefix: m.prefix().to_owned(),
                     enabled: switched.unwrap_or_else(|| m.enabled(&state.config.modules)),
-                    source: if switched.is_some() { "cloud" } else { "config" }.to_owned(),
+                    source: if switched.is_some() {
+                        "cloud"
+                    } else {
+                        "config"
+                    }
+                    .to_owned(),
                 }
             })
             .collect(),
