@@ -28,6 +28,10 @@
 //! - The store-wide report never resets; there is no business-day boundary yet.
 //! - Email receipts are rendered into the `mail/` outbox and journaled for the cloud to send;
 //!   the box has no SMTP sender, and nothing marks an entry sent yet.
+//! - The values of this tree changed shape with exchanges, the offline ledger and the sales
+//!   analysis (`ReturnEntry.original` optional, `Report` and `Cart` fields); the layout version
+//!   was not raised, so a data directory written before needs its `pos` tree rebuilt from the
+//!   journal. The journal itself is unchanged: old events still decode and project.
 //! - On-hand stock starts at zero for every SKU: only sales and returns move it (receiving and
 //!   counts come with inventory management), so most SKUs go below zero, which is allowed and
 //!   reported, as stores do.
