@@ -44,7 +44,8 @@ pub struct EdgeSettings {
     pub security: Security,
     /// MQTT keep-alive, in seconds; a dead connection is noticed after about 1.5 times this.
     pub keep_alive_secs: u64,
-    /// Most events sent but not yet acknowledged by the cloud.
+    /// Most events sent but not yet acknowledged by the cloud. 2,000 keeps the pipe full
+    /// through the cloud end's sink fsync (docs/BENCHMARKS.md, backlog drain).
     pub window: u64,
     /// Events read from the journal at a time.
     pub batch: usize,
@@ -67,7 +68,7 @@ impl Default for EdgeSettings {
             url: None,
             security: Security::default(),
             keep_alive_secs: 30,
-            window: 1000,
+            window: 2000,
             batch: 256,
             ack_timeout_ms: 10_000,
             idle_poll_ms: 50,

@@ -197,10 +197,19 @@ async fn link(url: &BrokerUrl, n: u64, dir: &std::path::Path) -> anyhow::Result<
     let cloud = tokio::spawn(consume::run(settings, sink, stats.clone()));
     // Let the consumer subscribe before the backlog starts to flow.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let defaults = EdgeSettings::default();
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
     let edge_settings = EdgeSettings {
         url: Some(format!("mqtt://{}:{}", url.host, url.port)),
-        ..EdgeSettings::default()
+        // BENCH_WINDOW and BENCH_BATCH try other settings than the daemon's defaults.
+        window: env("BENCH_WINDOW").unwrap_or(defaults.window),
+        batch: env("BENCH_BATCH").map_or(defaults.batch, |b| b as usize),
+        ..defaults
     };
+    println!(
+        "edge window {} events, batch {}",
+        edge_settings.window, edge_settings.batch
+    );
     let edge = Edge::new(journal.clone(), edge_settings, vec![])?;
     let start = Instant::now();
     let edge_task = tokio::spawn(edge.run());
