@@ -94,10 +94,15 @@ fn pairing_of(e: &Value) -> Option<String> {
 
 /// Every journal event (seq, event JSON) through the API.
 fn journal(base: &str, tech: &str) -> Vec<Value> {
+    // A page of 1,000 sales from a debug build on a busy 2-core machine can take seconds.
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
     let mut out = Vec::new();
     let mut after = 0u64;
     loop {
-        let page: Value = client()
+        let page: Value = http
             .get(format!("{base}/v1/journal?after={after}&limit=1000"))
             .bearer_auth(tech)
             .send()
