@@ -95,6 +95,16 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
     })
 }
 
+/// Makes ring the process's TLS crypto provider, once. Both of rustls' providers are compiled
+/// in (rumqttc's TLS stack asks for aws-lc-rs, reqwest's for ring), and with two rustls will not
+/// choose: the first TLS connection would panic. A provider installed earlier is kept.
+fn use_ring_for_tls() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// Client options for `client_id` on `url`, with TLS and login from `sec`.
 pub fn options(
     client_id: &str,
@@ -107,6 +117,7 @@ pub fn options(
         .set_clean_session(true)
         .set_max_packet_size(1024 * 1024, 1024 * 1024);
     if url.tls {
+        use_ring_for_tls();
         let ca = read(
             "CA certificate",
             sec.ca_file.as_ref().ok_or(ConfigError::MissingCa)?,
