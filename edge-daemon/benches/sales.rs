@@ -231,19 +231,43 @@ fn api_sale(http: &reqwest::blocking::Client, base: &str, token: &str, key: &str
 /// `clients` threads selling through one daemon for `dur`.
 fn daemon_row(base_dir: &Path, clients: usize, dur: Duration) -> Row {
     let (daemon, token) = start_daemon(base_dir);
+    let (sales, hist, secs) = run_clients(clients, dur, |c| {
+        let (http, base, token) = (client(), daemon.base.clone(), token.clone());
+        move |n| api_sale(&http, &base, &token, &format!("bench-{c}-{n}"))
+    });
+    Row {
+        what: "edge-daemon, LAN API (4 requests per sale)".to_owned(),
+        clients,
+        sales,
+        commits_per_sale: 4,
+        secs,
+        hist,
+    }
+}
+
+/// `clients` threads, each calling its seller (made by `seller(client number)`) with the sale
+/// number until `dur` has passed, all starting together. Returns the sales, their latencies and
+/// the wall time from the common start until the last thread stopped.
+fn run_clients<F>(
+    clients: usize,
+    dur: Duration,
+    seller: impl Fn(usize) -> F,
+) -> (u64, Histogram<u64>, f64)
+where
+    F: FnMut(u64) + Send + 'static,
+{
     let barrier = Arc::new(Barrier::new(clients + 1));
     let threads: Vec<_> = (0..clients)
         .map(|c| {
-            let (base, token, barrier) = (daemon.base.clone(), token.clone(), barrier.clone());
+            let (mut sell, barrier) = (seller(c), barrier.clone());
             std::thread::spawn(move || {
-                let http = client();
                 let mut hist = new_hist();
                 let mut n = 0u64;
                 barrier.wait();
                 let start = Instant::now();
                 while start.elapsed() < dur {
                     let t = Instant::now();
-                    api_sale(&http, &base, &token, &format!("bench-{c}-{n}"));
+                    sell(n);
                     hist.saturating_record(micros(t.elapsed()));
                     n += 1;
                 }
@@ -260,14 +284,7 @@ fn daemon_row(base_dir: &Path, clients: usize, dur: Duration) -> Row {
         sales += n;
         hist.add(h).expect("same histogram bounds");
     }
-    Row {
-        what: "edge-daemon, LAN API (4 requests per sale)".to_owned(),
-        clients,
-        sales,
-        commits_per_sale: 4,
-        secs: start.elapsed().as_secs_f64(),
-        hist,
-    }
+    (sales, hist, start.elapsed().as_secs_f64())
 }
 
 fn sqlite_open(path: &Path) -> rusqlite::Connection {
@@ -344,35 +361,10 @@ fn sqlite_row(base_dir: &Path, clients: usize, dur: Duration) -> Row {
              INSERT INTO stock VALUES ('MUG-1', 0);",
         )
         .expect("schema");
-    let barrier = Arc::new(Barrier::new(clients + 1));
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let (path, barrier) = (path.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let mut db = sqlite_open(&path);
-                let mut hist = new_hist();
-                let mut n = 0u64;
-                barrier.wait();
-                let start = Instant::now();
-                while start.elapsed() < dur {
-                    let t = Instant::now();
-                    sqlite_sale(&mut db, &format!("sale-{c}-{n}"));
-                    hist.saturating_record(micros(t.elapsed()));
-                    n += 1;
-                }
-                (n, hist)
-            })
-        })
-        .collect();
-    barrier.wait();
-    let start = Instant::now();
-    let mut hist = new_hist();
-    let mut sales = 0;
-    for t in threads {
-        let (n, h) = t.join().expect("SQLite thread");
-        sales += n;
-        hist.add(h).expect("same histogram bounds");
-    }
+    let (sales, hist, secs) = run_clients(clients, dur, |c| {
+        let mut db = sqlite_open(&path);
+        move |n| sqlite_sale(&mut db, &format!("sale-{c}-{n}"))
+    });
     let done: i64 = sqlite_open(&path)
         .query_row(
             "SELECT count(*) FROM sale WHERE state = 'completed'",
@@ -386,7 +378,7 @@ fn sqlite_row(base_dir: &Path, clients: usize, dur: Duration) -> Row {
         clients,
         sales,
         commits_per_sale: 4,
-        secs: start.elapsed().as_secs_f64(),
+        secs,
         hist,
     }
 }
