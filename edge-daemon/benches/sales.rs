@@ -21,13 +21,15 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde_json::{json, Value};
+
+mod common;
+use common::{bench_base, client, micros, new_hist, post, start_daemon};
+use serde_json::json;
 
 const CLIENTS: [usize; 3] = [1, 8, 64];
 
@@ -42,14 +44,6 @@ struct Row {
     hist: Histogram<u64>,
 }
 
-fn new_hist() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
 fn secs_from_env() -> Duration {
     let secs = std::env::var("BENCH_SECS")
         .ok()
@@ -57,18 +51,6 @@ fn secs_from_env() -> Duration {
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(5.0);
     Duration::from_secs_f64(secs)
-}
-
-fn bench_base() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BENCH_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("target")
 }
 
 fn raw_fdatasync(dir: &Path, dur: Duration, when: &str) -> Row {
@@ -97,97 +79,6 @@ fn raw_fdatasync(dir: &Path, dur: Duration, when: &str) -> Row {
         secs: start.elapsed().as_secs_f64(),
         hist,
     }
-}
-
-/// The daemon under test, stopped (SIGKILL) and its data removed when dropped.
-struct Daemon {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start_daemon(base_dir: &Path) -> (Daemon, String) {
-    let dir = tempfile::tempdir_in(base_dir).expect("daemon data directory");
-    let data = dir.path().join("data");
-    let port = free_port();
-    let bin = env!("CARGO_BIN_EXE_edge-daemon");
-    let child = Command::new(bin)
-        .args(["run", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(&data)
-        .env("EDGE_DEVICES__SIMULATE", "false")
-        .env("EDGE_LOG", "error") // every sale takes the mug below zero, which warns
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start edge-daemon");
-    let daemon = Daemon {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let http = client();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http
-        .get(format!("{}/v1/health", daemon.base))
-        .send()
-        .map_or(true, |r| !r.status().is_success())
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the daemon did not become healthy"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = Command::new(bin)
-        .args(["token", "issue", "--role", "associate", "--data"])
-        .arg(&data)
-        .output()
-        .expect("edge-daemon token issue");
-    let issued: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "token issue answered {e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let token = issued["token"].as_str().expect("a token").to_owned();
-    (daemon, token)
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("http client")
-}
-
-/// Posts `body` with a fresh idempotency key and returns the JSON answer.
-fn post(http: &reqwest::blocking::Client, url: &str, token: &str, key: &str, body: Value) -> Value {
-    let resp = http
-        .post(url)
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(&body)
-        .send()
-        .expect("request");
-    let status = resp.status();
-    let v: Value = resp.json().expect("a JSON answer");
-    assert!(status.is_success(), "{url}: {status} {v}");
-    v
 }
 
 /// One sale over the API: open, a line, a card tender for the total, complete.
@@ -230,7 +121,7 @@ fn api_sale(http: &reqwest::blocking::Client, base: &str, token: &str, key: &str
 
 /// `clients` threads selling through one daemon for `dur`.
 fn daemon_row(base_dir: &Path, clients: usize, dur: Duration) -> Row {
-    let (daemon, token) = start_daemon(base_dir);
+    let (daemon, token) = start_daemon(base_dir, "associate");
     let (sales, hist, secs) = run_clients(clients, dur, |c| {
         let (http, base, token) = (client(), daemon.base.clone(), token.clone());
         move |n| api_sale(&http, &base, &token, &format!("bench-{c}-{n}"))

@@ -19,6 +19,8 @@ use crate::{admin, telemetry};
 
 /// How often old idempotency keys are expired.
 const IDEM_EXPIRY_EVERY: Duration = Duration::from_secs(3600);
+/// How often superseded catalog generations are deleted.
+const CATALOG_SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
@@ -53,6 +55,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let socket = admin::socket_path(&cfg.data_dir);
     let admin_task = tokio::spawn(admin::serve(admin_listener, store.clone(), socket.clone()));
     let expiry_task = tokio::spawn(expire_idempotency_keys(store.clone()));
+    let sweep_task = tokio::spawn(sweep_catalog(store.clone()));
     let grace = Duration::from_millis(cfg.api.shutdown_grace_ms);
     tracing::info!(
         listen = %local,
@@ -107,6 +110,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     admin_task.abort();
     expiry_task.abort();
+    sweep_task.abort();
     watchdog_task.abort();
     let _ = std::fs::remove_file(&socket);
     tokio::task::spawn_blocking(move || store.flush()).await??;
@@ -182,6 +186,21 @@ async fn expire_idempotency_keys(store: Store) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "idempotency key expiry failed"),
             Err(e) => tracing::warn!(error = %e, "idempotency key expiry task failed"),
+        }
+    }
+}
+
+/// Deletes superseded catalog generations now and then: a new snapshot leaves the old one's
+/// keys behind until this runs.
+async fn sweep_catalog(store: Store) {
+    let mut tick = tokio::time::interval(CATALOG_SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.sweep_catalog()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "catalog sweep failed"),
+            Err(e) => tracing::warn!(error = %e, "catalog sweep task failed"),
         }
     }
 }

@@ -201,6 +201,17 @@ pub enum Event {
         /// When the agent recorded it, Unix seconds.
         unix_time: u64,
     },
+    /// Part `part` (from 0) of a catalog snapshot sent in `parts` parts. Part 0's `json` is a
+    /// catalog document with the header and the first products; later parts add products and
+    /// prices. The snapshot takes effect with its last part; until then the box sells from the
+    /// catalog it has.
+    CatalogPartLoaded {
+        version: u64,
+        part: u32,
+        parts: u32,
+        json: String,
+        by: Actor,
+    },
 }
 
 impl Event {
@@ -229,6 +240,7 @@ impl Event {
             Event::ExchangeCompleted { .. } => "exchange_completed",
             Event::ReturnWithoutReceipt { .. } => "return_without_receipt",
             Event::UpdateReported { .. } => "update_reported",
+            Event::CatalogPartLoaded { .. } => "catalog_part_loaded",
         }
     }
 }

@@ -413,6 +413,15 @@ fn store_event() -> BoxedStrategy<Event> {
                 unix_time,
             }
         }),
+        (any::<u64>(), any::<u32>(), any::<u32>(), text(), actor()).prop_map(
+            |(version, part, parts, json, by)| Event::CatalogPartLoaded {
+                version,
+                part,
+                parts,
+                json,
+                by,
+            }
+        ),
     ]
     .boxed()
 }
@@ -442,7 +451,8 @@ fn strategy_of(event: &Event) -> &'static str {
         | Event::CustomerSaved { .. }
         | Event::CustomerErased { .. }
         | Event::ReceiptEmailRequested { .. }
-        | Event::UpdateReported { .. } => "store_event",
+        | Event::UpdateReported { .. }
+        | Event::CatalogPartLoaded { .. } => "store_event",
     }
 }
 

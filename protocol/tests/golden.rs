@@ -337,6 +337,18 @@ fn cases() -> Vec<Envelope> {
                 unix_time: 1_796_291_460,
             },
         ),
+        envelope(
+            318,
+            "00000017-0000-4000-8000-000000000017",
+            22,
+            Event::CatalogPartLoaded {
+                version: 43,
+                part: 1,
+                parts: 3,
+                json: r#"{"version":43,"products":[],"prices":{"base":{"SKU-1":1299}}}"#.to_owned(),
+                by: Actor::Admin,
+            },
+        ),
     ]
 }
 
@@ -456,9 +468,10 @@ fn variant_index(event: &Event) -> usize {
         Event::ExchangeCompleted { .. } => 19,
         Event::ReturnWithoutReceipt { .. } => 20,
         Event::UpdateReported { .. } => 21,
+        Event::CatalogPartLoaded { .. } => 22,
     }
 }
-const VARIANTS: usize = 22;
+const VARIANTS: usize = 23;
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -179,7 +179,7 @@ pub fn router(state: AppState) -> Router {
         // `layer` (not `route_layer`) so that the module's fallback is authenticated too: a
         // caller without a token learns nothing, not even which modules are on.
         let own = match module {
-            layers::Module::Pos => pos::routes(),
+            layers::Module::Pos => pos::routes(state.config.api.catalog_body_limit_bytes),
             _ => Router::new(),
         };
         let routes = layers::module_router(module, enabled, own).layer(authenticate.clone());

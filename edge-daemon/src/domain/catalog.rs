@@ -159,6 +159,19 @@ pub struct CatalogDelta {
     pub remove_promotions: Vec<String>,
 }
 
+/// A part of a snapshot after the first (which is a [`Catalog`] document with the header and
+/// the first products): more products, and prices of the price books the first part declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogChunk {
+    pub version: u64,
+    #[serde(default)]
+    pub products: Vec<Product>,
+    /// Price book id → SKU → price in minor units.
+    #[serde(default)]
+    pub prices: BTreeMap<String, BTreeMap<String, i64>>,
+}
+
 /// Why a catalog document is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
@@ -166,6 +179,13 @@ pub enum CatalogError {
     Json(String),
     #[error("delta is based on version {base}, but the store has version {current:?}")]
     WrongBase { base: u64, current: Option<u64> },
+    #[error("part {part} of snapshot version {version} ({parts} parts): {reason}")]
+    Part {
+        version: u64,
+        part: u32,
+        parts: u32,
+        reason: String,
+    },
     #[error("version {version} is not newer than the store's version {current}")]
     Stale { version: u64, current: u64 },
     #[error("{what} id {id:?} appears twice")]
@@ -239,6 +259,48 @@ impl Item {
 impl Catalog {
     /// Checks the catalog as a whole and returns its items in SKU order.
     pub fn validate(&self) -> Result<Vec<Item>, CatalogError> {
+        let cats = self.validate_head()?;
+        let mut products = BTreeSet::new();
+        let mut items: BTreeMap<String, Item> = BTreeMap::new();
+        let mut barcodes: BTreeMap<String, String> = BTreeMap::new();
+        for p in &self.products {
+            if !products.insert(p.id.as_str()) {
+                return Err(CatalogError::Duplicate {
+                    what: "product",
+                    id: p.id.clone(),
+                });
+            }
+            for item in self.check_product(&cats, p)? {
+                for key in &item.barcodes {
+                    if let Some(first) = barcodes.insert(key.clone(), item.sku.clone()) {
+                        return Err(CatalogError::BarcodeClash {
+                            code: key.clone(),
+                            first,
+                            second: item.sku.clone(),
+                        });
+                    }
+                }
+                let sku = item.sku.clone();
+                if items.insert(sku.clone(), item).is_some() {
+                    return Err(CatalogError::Duplicate {
+                        what: "SKU",
+                        id: sku,
+                    });
+                }
+            }
+        }
+        for b in &self.price_books {
+            for (sku, price) in &b.prices {
+                check_price(&b.id, sku, *price, items.contains_key(sku))?;
+            }
+        }
+        self.check_promotions(&cats, &|sku| items.contains_key(sku))?;
+        Ok(items.into_values().collect())
+    }
+
+    /// The checks that need no products: tax, categories, price book headers, promotion ids,
+    /// policy. Returns the category ids.
+    pub fn validate_head(&self) -> Result<BTreeSet<&str>, CatalogError> {
         self.tax.validate()?;
         let mut cats = BTreeSet::new();
         for c in &self.categories {
@@ -250,72 +312,6 @@ impl Catalog {
                 });
             }
         }
-        let mut products = BTreeSet::new();
-        let mut items: BTreeMap<String, Item> = BTreeMap::new();
-        let mut barcodes: BTreeMap<String, String> = BTreeMap::new();
-        for p in &self.products {
-            check_id("product", &p.id)?;
-            if !products.insert(p.id.as_str()) {
-                return Err(CatalogError::Duplicate {
-                    what: "product",
-                    id: p.id.clone(),
-                });
-            }
-            let unknown = |what, id: &str| CatalogError::Unknown {
-                product: p.id.clone(),
-                what,
-                id: id.to_owned(),
-            };
-            if !cats.contains(p.category.as_str()) {
-                return Err(unknown("category", &p.category));
-            }
-            if !self.tax.classes.contains_key(&p.tax_class) {
-                return Err(unknown("tax class", &p.tax_class));
-            }
-            if p.variants.is_empty() {
-                return Err(CatalogError::NoVariants {
-                    product: p.id.clone(),
-                });
-            }
-            for v in &p.variants {
-                check_id("SKU", &v.sku)?;
-                let mut keys = Vec::new();
-                for raw in &v.barcodes {
-                    let key = Barcode::parse(raw)
-                        .map_err(|source| CatalogError::Barcode {
-                            sku: v.sku.clone(),
-                            source,
-                        })?
-                        .key();
-                    if let Some(first) = barcodes.insert(key.clone(), v.sku.clone()) {
-                        return Err(CatalogError::BarcodeClash {
-                            code: raw.clone(),
-                            first,
-                            second: v.sku.clone(),
-                        });
-                    }
-                    keys.push(key);
-                }
-                let name = match &v.name {
-                    Some(n) => format!("{} {n}", p.name),
-                    None => p.name.clone(),
-                };
-                let item = Item {
-                    sku: v.sku.clone(),
-                    product: p.id.clone(),
-                    name,
-                    category: p.category.clone(),
-                    tax_class: p.tax_class.clone(),
-                    barcodes: keys,
-                };
-                if items.insert(v.sku.clone(), item).is_some() {
-                    return Err(CatalogError::Duplicate {
-                        what: "SKU",
-                        id: v.sku.clone(),
-                    });
-                }
-            }
-        }
         let mut books = BTreeSet::new();
         for b in &self.price_books {
             check_id("price book", &b.id)?;
@@ -325,21 +321,12 @@ impl Catalog {
                     id: b.id.clone(),
                 });
             }
-            let price_err = |reason: String| CatalogError::Price {
-                book: b.id.clone(),
-                reason,
-            };
             if let (Some(s), Some(e)) = (b.starts_at, b.ends_at) {
                 if e <= s {
-                    return Err(price_err("ends_at is not after starts_at".into()));
-                }
-            }
-            for (sku, price) in &b.prices {
-                if !items.contains_key(sku) {
-                    return Err(price_err(format!("unknown SKU {sku:?}")));
-                }
-                if *price < 0 {
-                    return Err(price_err(format!("negative price for {sku:?}")));
+                    return Err(CatalogError::Price {
+                        book: b.id.clone(),
+                        reason: "ends_at is not after starts_at".into(),
+                    });
                 }
             }
         }
@@ -352,7 +339,6 @@ impl Catalog {
                     id: p.id.clone(),
                 });
             }
-            p.validate(&cats, &|sku| items.contains_key(sku))?;
         }
         if let Some(n) = &self.policy.no_receipt {
             if n.limit < 0 {
@@ -361,32 +347,98 @@ impl Catalog {
                 ));
             }
         }
-        Ok(items.into_values().collect())
+        Ok(cats)
     }
 
-    /// The lowest price of `sku` in any price book, in effect or not.
-    pub fn lowest_price_of(&self, sku: &str) -> Option<Money> {
-        self.price_books
-            .iter()
-            .filter_map(|b| b.prices.get(sku))
-            .min()
-            .map(|p| Money::new(*p, self.currency))
+    /// Checks every promotion against the categories and the SKUs the store knows.
+    pub fn check_promotions(
+        &self,
+        cats: &BTreeSet<&str>,
+        sku_known: &dyn Fn(&str) -> bool,
+    ) -> Result<(), CatalogError> {
+        for p in &self.promotions {
+            p.validate(cats, sku_known)?;
+        }
+        Ok(())
     }
 
-    /// The price of `sku` under `basis` at `at`.
-    pub fn price_by(&self, sku: &str, basis: PriceBasis, at: Timestamp) -> Option<Money> {
-        match basis {
-            PriceBasis::CurrentPrice => self.price_of(sku, at),
-            PriceBasis::LowestPrice => self.lowest_price_of(sku),
+    /// Checks one product on its own (ids, category, tax class, variants, barcodes) and returns
+    /// its items. Clashes with other products are the caller's to find.
+    pub fn check_product(
+        &self,
+        cats: &BTreeSet<&str>,
+        p: &Product,
+    ) -> Result<Vec<Item>, CatalogError> {
+        check_id("product", &p.id)?;
+        let unknown = |what, id: &str| CatalogError::Unknown {
+            product: p.id.clone(),
+            what,
+            id: id.to_owned(),
+        };
+        if !cats.contains(p.category.as_str()) {
+            return Err(unknown("category", &p.category));
+        }
+        if !self.tax.classes.contains_key(&p.tax_class) {
+            return Err(unknown("tax class", &p.tax_class));
+        }
+        if p.variants.is_empty() {
+            return Err(CatalogError::NoVariants {
+                product: p.id.clone(),
+            });
+        }
+        let mut items = Vec::with_capacity(p.variants.len());
+        for v in &p.variants {
+            check_id("SKU", &v.sku)?;
+            let mut keys = Vec::with_capacity(v.barcodes.len());
+            for raw in &v.barcodes {
+                let key = Barcode::parse(raw)
+                    .map_err(|source| CatalogError::Barcode {
+                        sku: v.sku.clone(),
+                        source,
+                    })?
+                    .key();
+                keys.push(key);
+            }
+            let name = match &v.name {
+                Some(n) => format!("{} {n}", p.name),
+                None => p.name.clone(),
+            };
+            items.push(Item {
+                sku: v.sku.clone(),
+                product: p.id.clone(),
+                name,
+                category: p.category.clone(),
+                tax_class: p.tax_class.clone(),
+                barcodes: keys,
+            });
+        }
+        Ok(items)
+    }
+
+    /// This catalog without its products and without the prices of its price books: what the
+    /// store keeps as one value, next to the items and prices it keeps per SKU.
+    pub fn head(&self) -> Catalog {
+        Catalog {
+            products: Vec::new(),
+            price_books: self
+                .price_books
+                .iter()
+                .map(|b| PriceBook {
+                    prices: BTreeMap::new(),
+                    ..b.clone()
+                })
+                .collect(),
+            ..self.clone()
         }
     }
 
-    /// The price of `sku` at `at` (module docs), if a price book in effect lists it.
-    pub fn price_of(&self, sku: &str, at: Timestamp) -> Option<Money> {
+    /// The price among `prices` (price book id to minor units, one SKU's prices) that is in
+    /// effect at `at` under this catalog's price books (module docs).
+    pub fn price_among(&self, prices: &BTreeMap<String, i64>, at: Timestamp) -> Option<Money> {
         self.price_books
             .iter()
             .filter(|b| b.in_effect(at))
-            .filter_map(|b| b.prices.get(sku).map(|p| (b, *p)))
+            .filter_map(|b| prices.get(&b.id).map(|p| (b, *p)))
             .max_by(|(a, _), (b, _)| {
                 (a.priority, a.starts_at)
                     .cmp(&(b.priority, b.starts_at))
@@ -394,6 +446,49 @@ impl Catalog {
             })
             .map(|(_, p)| Money::new(p, self.currency))
     }
+
+    /// The lowest of `prices` (one SKU's prices by book) that belongs to one of this catalog's
+    /// price books, in effect or not.
+    pub fn lowest_among(&self, prices: &BTreeMap<String, i64>) -> Option<Money> {
+        self.price_books
+            .iter()
+            .filter_map(|b| prices.get(&b.id))
+            .min()
+            .map(|p| Money::new(*p, self.currency))
+    }
+
+    /// `sku`'s prices by book, from this document's price books.
+    fn prices_in_document(&self, sku: &str) -> BTreeMap<String, i64> {
+        self.price_books
+            .iter()
+            .filter_map(|b| b.prices.get(sku).map(|p| (b.id.clone(), *p)))
+            .collect()
+    }
+
+    /// The lowest price of `sku` in any of this document's price books, in effect or not.
+    pub fn lowest_price_of(&self, sku: &str) -> Option<Money> {
+        self.lowest_among(&self.prices_in_document(sku))
+    }
+
+    /// The price of `sku` at `at` (module docs), if a price book of this document lists it.
+    pub fn price_of(&self, sku: &str, at: Timestamp) -> Option<Money> {
+        self.price_among(&self.prices_in_document(sku), at)
+    }
+}
+
+/// Checks one price of price book `book`.
+pub fn check_price(book: &str, sku: &str, price: i64, sku_known: bool) -> Result<(), CatalogError> {
+    let reason = if !sku_known {
+        format!("unknown SKU {sku:?}")
+    } else if price < 0 {
+        format!("negative price for {sku:?}")
+    } else {
+        return Ok(());
+    };
+    Err(CatalogError::Price {
+        book: book.to_owned(),
+        reason,
+    })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, CatalogError> {
@@ -478,7 +573,14 @@ pub fn apply_catalog_delta(current: Option<&Catalog>, json: &str) -> Result<Cata
     Ok(next)
 }
 
-/// Items whose name or SKU contains every word of `query`, case-insensitively, in SKU order.
+/// Whether `item`'s name or SKU contains every one of `words` (lower case).
+pub fn matches(item: &Item, words: &[String]) -> bool {
+    let hay = format!("{} {}", item.name, item.sku).to_lowercase();
+    words.iter().all(|w| hay.contains(w.as_str()))
+}
+
+/// Items whose name or SKU contains every word of `query`, case-insensitively, in the order
+/// given, at most `limit`.
 pub fn search<'a>(
     items: impl IntoIterator<Item = &'a Item>,
     query: &str,
@@ -487,10 +589,7 @@ pub fn search<'a>(
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
     items
         .into_iter()
-        .filter(|i| {
-            let hay = format!("{} {}", i.name, i.sku).to_lowercase();
-            words.iter().all(|w| hay.contains(w.as_str()))
-        })
+        .filter(|i| matches(i, &words))
         .take(limit)
         .cloned()
         .collect()

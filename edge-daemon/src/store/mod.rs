@@ -25,6 +25,7 @@
 //! file's metadata; the store follows it with `fdatasync` on sled's data file, so that an
 //! acknowledged write survives a power cut as well as a crash.
 
+pub mod catalog;
 pub mod group_commit;
 pub mod idempotency;
 pub mod link;
@@ -50,7 +51,7 @@ pub use self::print_queue::{JobState, NewPrintJob, PrintJob};
 pub use self::projection::{PairingRecord, PairingState, Reader, TokenRecord};
 
 /// The on-disk layout this build writes. Older layouts are migrated on open; newer are refused.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 const META_LAYOUT: &[u8] = b"layout_version";
 const META_STORE: &[u8] = b"store_id";
@@ -398,6 +399,18 @@ impl Store {
             .collect();
         let next_print_seq = first_print_seq + jobs.len() as u64;
         let trees = &inner.trees;
+        let mut pos_scans = std::collections::BTreeMap::new();
+        for env in &envelopes {
+            for prefix in catalog::scan_prefixes(&env.event, &trees.pos)? {
+                let keys = projection::committed_keys(&trees.pos, &prefix).map_err(|e| {
+                    StoreError::Corrupt {
+                        what: "pos",
+                        detail: e.to_string(),
+                    }
+                })?;
+                pos_scans.insert(prefix, keys);
+            }
+        }
         let result: Result<(), TransactionError<StoreError>> = (
             &inner.meta,
             &inner.journal,
@@ -420,6 +433,7 @@ impl Store {
                     if !jobs.is_empty() {
                         meta.insert(META_NEXT_PRINT_SEQ, &next_print_seq.to_be_bytes())?;
                     }
+                    let mut pos_written = std::collections::BTreeMap::new();
                     for (env, bytes) in envelopes.iter().zip(&encoded) {
                         journal.insert(&env.seq.to_be_bytes(), bytes.as_slice())?;
                         let mut view = projection::TxView {
@@ -428,6 +442,8 @@ impl Store {
                             pairings: pair,
                             pairing_codes: codes,
                             pos,
+                            pos_scans: &pos_scans,
+                            pos_written: &mut pos_written,
                         };
                         projection::apply(&mut view, env).map_err(abort_corrupt)?;
                     }
@@ -582,6 +598,7 @@ fn migrate(db: &sled::Db, from: u32) -> Result<(), StoreError> {
     while version < LAYOUT_VERSION {
         match version {
             1 => idempotency::migrate_v1_to_v2(db, &meta)?,
+            2 => rebuild_pos_v2_to_v3(db, &meta)?,
             other => {
                 return Err(StoreError::Corrupt {
                     what: "layout version",
@@ -592,6 +609,44 @@ fn migrate(db: &sled::Db, from: u32) -> Result<(), StoreError> {
         version += 1;
         tracing::info!(from = version - 1, to = version, "migrated store layout");
     }
+    Ok(())
+}
+
+/// Layout 3 keeps the catalog per SKU in generations ([`catalog`]), and the other `pos`
+/// values changed shape during layout 2 (exchanges, the offline ledger, the sales analysis).
+/// This step rebuilds the `pos` tree from the journal, which did not change: every event of
+/// layout 2 still decodes and projects.
+fn rebuild_pos_v2_to_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreError> {
+    let journal = db.open_tree("journal")?;
+    let pos = db.open_tree(projection::Proj::Pos.name())?;
+    let mut rebuilt = projection::MemView::default();
+    for item in journal.iter() {
+        let (_, raw) = item?;
+        let env = Envelope::decode(&raw).map_err(|e| StoreError::Corrupt {
+            what: "journal",
+            detail: e.to_string(),
+        })?;
+        // Other events leave `pos` alone.
+        pos::apply(&mut rebuilt, &env).map_err(|e| StoreError::Corrupt {
+            what: "journal replay",
+            detail: format!("seq {}: {e}", env.seq),
+        })?;
+    }
+    pos.clear()?;
+    let mut batch = sled::Batch::default();
+    for (k, v) in rebuilt
+        .trees
+        .remove(&projection::Proj::Pos)
+        .unwrap_or_default()
+    {
+        batch.insert(k, v);
+    }
+    pos.apply_batch(batch)?;
+    // As in the step before: the version moves only once the tree is complete, and a crash
+    // before that reruns the rebuild from the journal.
+    pos.flush()?;
+    meta.insert(META_LAYOUT, &3u32.to_be_bytes())?;
+    meta.flush()?;
     Ok(())
 }
 

@@ -5,9 +5,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `catalog` | the current [`Catalog`], JSON (its promotions use tagged enums) |
-//! | `item/<sku>` | [`Item`], postcard |
-//! | `bc/<barcode key>` | the SKU ([`crate::domain::barcode::Barcode::key`]) |
+//! | `catalog`, `catalog_gen`, `catalog_stage`, `#<gen>...` | the catalog: see [`super::catalog`] |
 //! | `sale/<id>` | [`SaleEntry`]: the cart, and its record once completed |
 //! | `open/<till>\0<id>` | empty: a cart in progress on a till |
 //! | `ret/<id>` | [`ReturnEntry`] |
@@ -22,16 +20,9 @@
 //! | `ledger/<seq>` | [`LedgerEntry`]: a completed transaction, `seq` big-endian |
 //!
 //! # Current limitations
-//! - The whole catalog is one value, read and decoded by every lookup that needs prices,
-//!   tax or promotions; a catalog load rewrites every item. Fine for thousands of SKUs, not
-//!   measured at a million.
 //! - The store-wide report never resets; there is no business-day boundary yet.
 //! - Email receipts are rendered into the `mail/` outbox and journaled for the cloud to send;
 //!   the box has no SMTP sender, and nothing marks an entry sent yet.
-//! - The values of this tree changed shape with exchanges, the offline ledger and the sales
-//!   analysis (`ReturnEntry.original` optional, `Report` and `Cart` fields); the layout version
-//!   was not raised, so a data directory written before needs its `pos` tree rebuilt from the
-//!   journal. The journal itself is unchanged: old events still decode and project.
 //! - On-hand stock starts at zero for every SKU: only sales and returns move it (receiving and
 //!   counts come with inventory management), so most SKUs go below zero, which is allowed and
 //!   reported, as stores do.
@@ -40,18 +31,16 @@ use protocol::pos::{CustomerProfile, ReturnRecord, SaleRecord, Settlement};
 use protocol::{CustomerId, Envelope, Event, SaleId, Timestamp};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use super::catalog::{self as cat, CatalogHead, LoadError};
 use super::projection::{self, encode as enc, read, ApplyError, Proj, Reader, View};
 use super::StoreError;
 use crate::domain::cash::{cash_of, Till};
-use crate::domain::catalog::{
-    apply_catalog_delta, apply_catalog_snapshot, Catalog, CatalogError, Item,
-};
+use crate::domain::catalog::{apply_catalog_snapshot, Catalog, CatalogError, Item};
 use crate::domain::receipt;
 use crate::domain::report::{Analysis, Report};
 use crate::domain::returns::{record_return, Returned};
 use crate::domain::sale::{Cart, CartState};
 
-const CATALOG: &[u8] = b"catalog";
 const REPORT: &[u8] = b"report";
 const ANALYSIS: &[u8] = b"analysis";
 
@@ -141,17 +130,6 @@ fn load<T: DeserializeOwned>(v: &impl View, k: &[u8]) -> Result<Option<T>, Apply
     projection::load(v, Proj::Pos, k)
 }
 
-fn load_catalog(v: &impl View) -> Result<Option<Catalog>, ApplyError> {
-    v.get(Proj::Pos, CATALOG)?
-        .map(|raw| {
-            serde_json::from_slice(&raw).map_err(|e| ApplyError::Decode {
-                what: "catalog",
-                detail: e.to_string(),
-            })
-        })
-        .transpose()
-}
-
 /// Applies one POS event; other events are left alone.
 pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
     let rule = |detail: String| ApplyError::Rule {
@@ -167,35 +145,24 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
     };
     match &env.event {
         Event::CatalogLoaded {
-            base_version, json, ..
-        } => {
-            let current = load_catalog(v)?;
-            let next = match base_version {
-                None => apply_catalog_snapshot(current.as_ref(), json),
-                Some(_) => apply_catalog_delta(current.as_ref(), json),
-            }
-            .map_err(|e| rule(e.to_string()))?;
-            if let Some(old) = &current {
-                for item in old.validate().map_err(|e| rule(e.to_string()))? {
-                    v.del(Proj::Pos, &key("item/", item.sku.as_bytes()))?;
-                    for b in &item.barcodes {
-                        v.del(Proj::Pos, &key("bc/", b.as_bytes()))?;
-                    }
-                }
-            }
-            for item in next.validate().map_err(|e| rule(e.to_string()))? {
-                for b in &item.barcodes {
-                    v.put(
-                        Proj::Pos,
-                        &key("bc/", b.as_bytes()),
-                        item.sku.clone().into_bytes(),
-                    )?;
-                }
-                v.put(Proj::Pos, &key("item/", item.sku.as_bytes()), enc(&item))?;
-            }
-            let json = serde_json::to_vec(&next).map_err(|e| rule(e.to_string()))?;
-            v.put(Proj::Pos, CATALOG, json)?;
-        }
+            version,
+            base_version,
+            json,
+            ..
+        } => cat::apply_load(v, *version, *base_version, json).map_err(|e| match e {
+            LoadError::Catalog(e) => rule(e.to_string()),
+            LoadError::Store(e) => e,
+        })?,
+        Event::CatalogPartLoaded {
+            version,
+            part,
+            parts,
+            json,
+            ..
+        } => cat::apply_part(v, *version, *part, *parts, json).map_err(|e| match e {
+            LoadError::Catalog(e) => rule(e.to_string()),
+            LoadError::Store(e) => e,
+        })?,
         Event::SaleOpened {
             sale,
             till,
@@ -598,12 +565,56 @@ fn update_reports(
             }
         }
     }
-    let currency = load_catalog(v)?
-        .map(|c| c.currency)
+    let currency = cat::head(v)?
+        .map(|h| h.catalog.currency)
         .ok_or_else(|| rule("no catalog is loaded".into()))?;
     let mut report = load_report(v, currency)?;
     f(None, &mut report).map_err(rule)?;
     v.put(Proj::Pos, REPORT, enc(&report))
+}
+
+fn apply_err(e: ApplyError) -> StoreError {
+    StoreError::Corrupt {
+        what: "catalog",
+        detail: e.to_string(),
+    }
+}
+
+fn read_gen(tree: &sled::Tree) -> Result<Option<u32>, StoreError> {
+    match tree.get(cat::GEN)? {
+        None => Ok(None),
+        Some(raw) => <[u8; 4]>::try_from(raw.as_ref())
+            .map(|b| Some(u32::from_be_bytes(b)))
+            .map_err(|_| StoreError::Corrupt {
+                what: "catalog generation",
+                detail: format!("{} bytes, expected 4", raw.len()),
+            }),
+    }
+}
+
+/// The version a catalog document gives, and for a delta the version it applies to.
+fn versions_of(json: &str, delta: bool) -> Result<(u64, Option<u64>), CatalogError> {
+    #[derive(Deserialize)]
+    struct Versions {
+        version: u64,
+        base_version: Option<u64>,
+    }
+    let v: Versions = serde_json::from_str(json).map_err(|e| CatalogError::Json(e.to_string()))?;
+    match (delta, v.base_version) {
+        (false, _) => Ok((v.version, None)),
+        (true, Some(base)) => Ok((v.version, Some(base))),
+        (true, None) => Err(CatalogError::Json("a delta needs base_version".into())),
+    }
+}
+
+/// What a catalog document did, or will do once its last part arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogOutcome {
+    pub version: u64,
+    pub products: u64,
+    pub skus: u64,
+    /// Whether the box now sells from it (`false`: parts of the snapshot are still to come).
+    pub in_effect: bool,
 }
 
 fn scan<T: DeserializeOwned>(
@@ -627,35 +638,103 @@ impl Reader<'_> {
         &self.trees().pos
     }
 
-    /// The current catalog, if one was loaded.
+    /// The loaded catalog's head: the catalog without products and prices, and its size.
+    pub fn catalog_head(&self) -> Result<Option<CatalogHead>, StoreError> {
+        cat::head(&projection::PosOverlay::new(self.pos())).map_err(apply_err)
+    }
+
+    /// The current catalog without its products and prices (tax, promotions, policy, price
+    /// book headers), if one was loaded. Items and prices are read per SKU.
     pub fn catalog(&self) -> Result<Option<Catalog>, StoreError> {
-        match self.pos().get(CATALOG)? {
-            None => Ok(None),
-            Some(raw) => serde_json::from_slice(&raw)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    what: "catalog",
-                    detail: e.to_string(),
-                }),
-        }
+        Ok(self.catalog_head()?.map(|h| h.catalog))
+    }
+
+    /// The snapshot whose parts are arriving, if any.
+    pub fn catalog_stage(&self) -> Result<Option<cat::Stage>, StoreError> {
+        cat::stage(&projection::PosOverlay::new(self.pos())).map_err(apply_err)
+    }
+
+    fn catalog_gen(&self) -> Result<Option<u32>, StoreError> {
+        read_gen(self.pos())
     }
 
     /// The item with this SKU.
     pub fn item(&self, sku: &str) -> Result<Option<Item>, StoreError> {
-        read(self.pos(), "item", &key("item/", sku.as_bytes()))
+        let Some(gen) = self.catalog_gen()? else {
+            return Ok(None);
+        };
+        read(self.pos(), "item", &cat::gkey(gen, b'i', sku.as_bytes()))
     }
 
     /// The item with this barcode key ([`crate::domain::barcode::Barcode::key`]).
     pub fn item_by_barcode(&self, barcode_key: &str) -> Result<Option<Item>, StoreError> {
-        match self.pos().get(key("bc/", barcode_key.as_bytes()))? {
+        let Some(gen) = self.catalog_gen()? else {
+            return Ok(None);
+        };
+        match self
+            .pos()
+            .get(cat::gkey(gen, b'b', barcode_key.as_bytes()))?
+        {
             None => Ok(None),
-            Some(sku) => read(self.pos(), "item", &key("item/", &sku)),
+            Some(sku) => read(self.pos(), "item", &cat::gkey(gen, b'i', &sku)),
         }
     }
 
-    /// Every item, in SKU order.
-    pub fn items(&self) -> Result<Vec<Item>, StoreError> {
-        scan(self.pos(), "item", b"item/")
+    /// Items whose name or SKU holds every word of `query`, case-insensitively, in SKU order,
+    /// at most `limit`. Reads items in order until it has `limit` matches.
+    pub fn search_items(&self, query: &str, limit: usize) -> Result<Vec<Item>, StoreError> {
+        let Some(gen) = self.catalog_gen()? else {
+            return Ok(Vec::new());
+        };
+        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        let mut found = Vec::new();
+        for entry in self.pos().scan_prefix(cat::gkey(gen, b'i', b"")) {
+            if found.len() >= limit {
+                break;
+            }
+            let (_, raw) = entry?;
+            let item: Item = postcard::from_bytes(&raw).map_err(|e| StoreError::Corrupt {
+                what: "item",
+                detail: e.to_string(),
+            })?;
+            if crate::domain::catalog::matches(&item, &words) {
+                found.push(item);
+            }
+        }
+        Ok(found)
+    }
+
+    /// `sku`'s prices by price book.
+    pub fn prices(&self, sku: &str) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+        let Some(gen) = self.catalog_gen()? else {
+            return Ok(Default::default());
+        };
+        Ok(read(self.pos(), "prices", &cat::gkey(gen, b'$', sku.as_bytes()))?.unwrap_or_default())
+    }
+
+    /// `sku`'s price at `at` under catalog `c` (the loaded one), if a book in effect lists it.
+    pub fn price_of(
+        &self,
+        c: &Catalog,
+        sku: &str,
+        at: Timestamp,
+    ) -> Result<Option<protocol::Money>, StoreError> {
+        Ok(c.price_among(&self.prices(sku)?, at))
+    }
+
+    /// `sku`'s price under `basis`: the price at `at`, or the lowest in any book.
+    pub fn price_by(
+        &self,
+        c: &Catalog,
+        sku: &str,
+        basis: protocol::pos::PriceBasis,
+        at: Timestamp,
+    ) -> Result<Option<protocol::Money>, StoreError> {
+        let prices = self.prices(sku)?;
+        Ok(match basis {
+            protocol::pos::PriceBasis::CurrentPrice => c.price_among(&prices, at),
+            protocol::pos::PriceBasis::LowestPrice => c.lowest_among(&prices),
+        })
     }
 
     /// On-hand units of `sku`; negative when more were sold than the box knows of.
@@ -663,34 +742,92 @@ impl Reader<'_> {
         Ok(read(self.pos(), "stock", &key("stock/", sku.as_bytes()))?.unwrap_or(0))
     }
 
-    /// The event that loads a catalog document, checked against the current catalog, and the
-    /// catalog it gives: a full snapshot, or a delta that must apply on the current version.
-    /// The cloud link's catalog commands and the API's catalog load both come through here.
+    /// The event that loads a catalog document (a whole snapshot, or a delta on the current
+    /// version), checked by running it on an overlay of the projections, and the head it
+    /// gives. The cloud link's catalog commands and the API's catalog load both come here.
     pub fn catalog_load(
         &self,
         delta: bool,
         json: &str,
         by: protocol::event::Actor,
-    ) -> Result<Result<(Event, Catalog), CatalogError>, StoreError> {
-        let current = self.catalog()?;
-        let next = if delta {
-            apply_catalog_delta(current.as_ref(), json)
-        } else {
-            apply_catalog_snapshot(current.as_ref(), json)
+    ) -> Result<Result<(Event, CatalogOutcome), CatalogError>, StoreError> {
+        let (version, base) = match versions_of(json, delta) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
         };
-        Ok(next.map(|next| {
-            let event = Event::CatalogLoaded {
-                version: next.version,
-                base_version: if delta {
-                    current.map(|c| c.version)
-                } else {
-                    None
-                },
-                json: json.to_owned(),
-                by,
-            };
-            (event, next)
-        }))
+        let event = Event::CatalogLoaded {
+            version,
+            base_version: base,
+            json: json.to_owned(),
+            by,
+        };
+        self.dry_run(event)
+    }
+
+    /// The event that loads part `part` of `parts` of snapshot `version`, checked like
+    /// [`Self::catalog_load`].
+    pub fn catalog_part(
+        &self,
+        version: u64,
+        part: u32,
+        parts: u32,
+        json: &str,
+        by: protocol::event::Actor,
+    ) -> Result<Result<(Event, CatalogOutcome), CatalogError>, StoreError> {
+        self.dry_run(Event::CatalogPartLoaded {
+            version,
+            part,
+            parts,
+            json: json.to_owned(),
+            by,
+        })
+    }
+
+    fn dry_run(
+        &self,
+        event: Event,
+    ) -> Result<Result<(Event, CatalogOutcome), CatalogError>, StoreError> {
+        let mut overlay = projection::PosOverlay::new(self.pos());
+        let applied = match &event {
+            Event::CatalogLoaded {
+                version,
+                base_version,
+                json,
+                ..
+            } => cat::apply_load(&mut overlay, *version, *base_version, json),
+            Event::CatalogPartLoaded {
+                version,
+                part,
+                parts,
+                json,
+                ..
+            } => cat::apply_part(&mut overlay, *version, *part, *parts, json),
+            _ => return Ok(Err(CatalogError::Json("not a catalog event".into()))),
+        };
+        match applied {
+            Err(LoadError::Catalog(e)) => return Ok(Err(e)),
+            Err(LoadError::Store(e)) => return Err(apply_err(e)),
+            Ok(()) => {}
+        }
+        let outcome = match (
+            cat::head(&overlay).map_err(apply_err)?,
+            cat::stage(&overlay).map_err(apply_err)?,
+        ) {
+            (_, Some(st)) => CatalogOutcome {
+                version: st.version,
+                products: st.products,
+                skus: st.skus,
+                in_effect: false,
+            },
+            (Some(h), None) => CatalogOutcome {
+                version: h.catalog.version,
+                products: h.products,
+                skus: h.skus,
+                in_effect: true,
+            },
+            (None, None) => return Ok(Err(CatalogError::Json("nothing was loaded".into()))),
+        };
+        Ok(Ok((event, outcome)))
     }
 
     /// The sale with this id.
@@ -804,7 +941,7 @@ impl super::Store {
     pub fn load_sample_catalog(&self) -> Result<bool, StoreError> {
         let mut loaded = false;
         let out = self.write(None, |r| {
-            if r.catalog()?.is_some() {
+            if r.catalog_head()?.is_some() {
                 return Ok(super::Planned::default());
             }
             let c =
@@ -993,7 +1130,9 @@ mod tests {
         let id = StoreId::new("pos-test").unwrap();
         let store = Store::open(dir.path(), &id, &StoreSettings::default()).unwrap();
         store.load_sample_catalog().unwrap();
-        store.reader().trees().pos.remove(b"item/MUG-1").unwrap();
+        let gen = read_gen(&store.reader().trees().pos).unwrap().unwrap();
+        let key = cat::gkey(gen, b'i', b"MUG-1");
+        assert!(store.reader().trees().pos.remove(key).unwrap().is_some());
         let report = store.verify().unwrap();
         assert!(!report.ok());
         assert!(report.problems[0].contains("pos"), "{:?}", report.problems);

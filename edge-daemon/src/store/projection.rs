@@ -147,6 +147,42 @@ pub trait View {
     fn get(&self, p: Proj, key: &[u8]) -> Result<Option<Vec<u8>>, ApplyError>;
     fn put(&mut self, p: Proj, key: &[u8], value: Vec<u8>) -> Result<(), ApplyError>;
     fn del(&mut self, p: Proj, key: &[u8]) -> Result<(), ApplyError>;
+    /// The keys of `pos` that start with `prefix`, in order, as this view sees them (its own
+    /// writes included). Used by catalog deltas that drop a price book.
+    fn pos_keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, ApplyError>;
+}
+
+/// Keys of `pos` under `prefix` as committed in `base`.
+pub(super) fn committed_keys(base: &sled::Tree, prefix: &[u8]) -> Result<Vec<Vec<u8>>, ApplyError> {
+    base.scan_prefix(prefix)
+        .keys()
+        .map(|k| {
+            k.map(|k| k.to_vec()).map_err(|e| ApplyError::Decode {
+                what: "pos scan",
+                detail: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// `base` (committed keys under `prefix`), with `written` (key → still present) laid over.
+pub(super) fn overlay_keys(
+    base: Vec<Vec<u8>>,
+    written: &BTreeMap<Vec<u8>, bool>,
+    prefix: &[u8],
+) -> Result<Vec<Vec<u8>>, ApplyError> {
+    let mut keys: std::collections::BTreeSet<Vec<u8>> = base.into_iter().collect();
+    for (k, present) in written.range(prefix.to_vec()..) {
+        if !k.starts_with(prefix) {
+            break;
+        }
+        if *present {
+            keys.insert(k.clone());
+        } else {
+            keys.remove(k);
+        }
+    }
+    Ok(keys.into_iter().collect())
 }
 
 pub(super) fn decode<T: DeserializeOwned>(what: &'static str, raw: &[u8]) -> Result<T, ApplyError> {
@@ -252,6 +288,7 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
             v.put(Proj::TokenIds, token.as_bytes(), token_hash.to_vec())?;
         }
         Event::CatalogLoaded { .. }
+        | Event::CatalogPartLoaded { .. }
         | Event::SaleOpened { .. }
         | Event::SaleChanged { .. }
         | Event::SaleCompleted { .. }
@@ -298,6 +335,13 @@ pub(crate) struct TxView<'a> {
     pub(crate) pairings: &'a TransactionalTree,
     pub(crate) pairing_codes: &'a TransactionalTree,
     pub(crate) pos: &'a TransactionalTree,
+    /// Keys of `pos` as committed, by prefix, read before the transaction began: a sled
+    /// transaction can neither scan nor read its trees from outside without deadlocking, so the
+    /// commit reads what the events will scan ([`super::catalog::scan_prefixes`]) first. Sound
+    /// because one writer holds the store's lock from decision to commit.
+    pub(crate) pos_scans: &'a BTreeMap<Vec<u8>, Vec<Vec<u8>>>,
+    /// Keys of `pos` this transaction wrote (`true`) or removed (`false`).
+    pub(crate) pos_written: &'a mut BTreeMap<Vec<u8>, bool>,
 }
 
 impl TxView<'_> {
@@ -325,11 +369,90 @@ impl View for TxView<'_> {
     }
     fn put(&mut self, p: Proj, key: &[u8], value: Vec<u8>) -> Result<(), ApplyError> {
         self.tree(p).insert(key, value).map_err(tx_err)?;
+        if p == Proj::Pos {
+            self.pos_written.insert(key.to_vec(), true);
+        }
         Ok(())
     }
     fn del(&mut self, p: Proj, key: &[u8]) -> Result<(), ApplyError> {
         self.tree(p).remove(key).map_err(tx_err)?;
+        if p == Proj::Pos {
+            self.pos_written.insert(key.to_vec(), false);
+        }
         Ok(())
+    }
+    fn pos_keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, ApplyError> {
+        let base = self
+            .pos_scans
+            .get(prefix)
+            .ok_or_else(|| ApplyError::Decode {
+                what: "pos scan",
+                detail: format!(
+                    "prefix {} was not read before the commit",
+                    hex::encode(prefix)
+                ),
+            })?;
+        overlay_keys(base.clone(), self.pos_written, prefix)
+    }
+}
+
+/// The committed `pos` tree with writes kept in memory: lets a caller run [`apply`]'s catalog
+/// rules on a document without writing anything (a dry run before the real commit).
+pub(crate) struct PosOverlay<'a> {
+    pub(crate) base: &'a sled::Tree,
+    pub(crate) values: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pub(crate) written: BTreeMap<Vec<u8>, bool>,
+}
+
+impl<'a> PosOverlay<'a> {
+    pub(crate) fn new(base: &'a sled::Tree) -> PosOverlay<'a> {
+        PosOverlay {
+            base,
+            values: BTreeMap::new(),
+            written: BTreeMap::new(),
+        }
+    }
+}
+
+fn only_pos(p: Proj) -> Result<(), ApplyError> {
+    match p {
+        Proj::Pos => Ok(()),
+        other => Err(ApplyError::Decode {
+            what: "pos overlay",
+            detail: format!("tree {} is not part of a dry run", other.name()),
+        }),
+    }
+}
+
+impl View for PosOverlay<'_> {
+    fn get(&self, p: Proj, key: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+        only_pos(p)?;
+        match self.values.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self
+                .base
+                .get(key)
+                .map(|v| v.map(|v| v.to_vec()))
+                .map_err(|e| ApplyError::Decode {
+                    what: "pos",
+                    detail: e.to_string(),
+                }),
+        }
+    }
+    fn put(&mut self, p: Proj, key: &[u8], value: Vec<u8>) -> Result<(), ApplyError> {
+        only_pos(p)?;
+        self.values.insert(key.to_vec(), Some(value));
+        self.written.insert(key.to_vec(), true);
+        Ok(())
+    }
+    fn del(&mut self, p: Proj, key: &[u8]) -> Result<(), ApplyError> {
+        only_pos(p)?;
+        self.values.insert(key.to_vec(), None);
+        self.written.insert(key.to_vec(), false);
+        Ok(())
+    }
+    fn pos_keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, ApplyError> {
+        overlay_keys(committed_keys(self.base, prefix)?, &self.written, prefix)
     }
 }
 
@@ -352,6 +475,18 @@ impl View for MemView {
             t.remove(key);
         }
         Ok(())
+    }
+    fn pos_keys_with_prefix(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, ApplyError> {
+        Ok(self
+            .trees
+            .get(&Proj::Pos)
+            .map(|t| {
+                t.range(prefix.to_vec()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 }
 

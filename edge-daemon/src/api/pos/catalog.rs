@@ -16,7 +16,7 @@ use crate::api::write::{commit, Decision};
 use crate::api::AppState;
 use crate::clock::now;
 use crate::domain::barcode::Barcode;
-use crate::domain::catalog::{search, Catalog, CatalogError, Item};
+use crate::domain::catalog::{Catalog, CatalogError, Item};
 
 /// Most items one search returns.
 pub const MAX_RESULTS: usize = 100;
@@ -39,7 +39,7 @@ pub struct ItemView {
 }
 
 fn view(r: &crate::store::Reader<'_>, item: Item, catalog: &Catalog) -> Result<ItemView, ApiError> {
-    let price = catalog.price_of(&item.sku, now()).map(|m| m.minor);
+    let price = r.price_of(catalog, &item.sku, now())?.map(|m| m.minor);
     let on_hand = r.on_hand(&item.sku)?;
     Ok(ItemView {
         sku: item.sku,
@@ -54,17 +54,26 @@ fn view(r: &crate::store::Reader<'_>, item: Item, catalog: &Catalog) -> Result<I
     })
 }
 
-/// The loaded catalog's version, currency and size.
+/// The loaded catalog's version, currency and size, and a snapshot still arriving in parts.
 #[utoipa::path(get, path = "/v1/pos/catalog", tag = "pos", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 409, body = Problem)))]
 pub async fn info(State(state): State<AppState>, _p: Principal) -> Result<Json<Value>, ApiError> {
     read(&state, |r| {
-        let c = catalog_of(r)?;
+        let h = r
+            .catalog_head()?
+            .ok_or_else(|| ApiError::Conflict("no catalog is loaded on this box".into()))?;
+        let c = &h.catalog;
+        let arriving = r.catalog_stage()?.map(|s| {
+            json!({"version": s.version, "parts": s.parts, "received": s.next,
+                "products": s.products, "skus": s.skus})
+        });
         Ok(Json(json!({
             "version": c.version,
             "currency": c.currency,
             "tax_inclusive": c.tax.inclusive,
-            "products": c.products.len(),
+            "products": h.products,
+            "skus": h.skus,
+            "arriving": arriving,
             "categories": c.categories,
             "promotions": c.promotions.iter().map(|p| json!({
                 "id": p.id, "name": p.name, "coupon": p.coupon.is_some()})).collect::<Vec<_>>(),
@@ -86,12 +95,23 @@ pub enum LoadKind {
 #[serde(deny_unknown_fields)]
 pub struct LoadRequest {
     pub kind: LoadKind,
-    /// The catalog (snapshot) or delta document, as JSON text.
+    /// The catalog (snapshot) or delta document, as JSON text. For part 0 of a snapshot in
+    /// parts, a catalog document with the first products; for later parts, a chunk:
+    /// `{"version", "products", "prices": {book: {sku: minor}}}`.
     pub json: String,
+    /// For a snapshot in parts: this part's number, from 0, in order.
+    #[serde(default)]
+    pub part: Option<u32>,
+    /// For a snapshot in parts: how many parts it has.
+    #[serde(default)]
+    pub parts: Option<u32>,
 }
 
 /// Loads a catalog snapshot or delta (managers and technicians). A delta against another
-/// version than the loaded one is refused with 409; ask the cloud for a snapshot.
+/// version than the loaded one is refused with 409; ask the cloud for a snapshot. A big
+/// snapshot comes in parts (`part`, `parts`): the box goes on selling from its current
+/// catalog until the last part has arrived, then switches at once; a part out of order is
+/// refused with 409.
 #[utoipa::path(post, path = "/v1/pos/catalog", tag = "pos", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "unique per request")),
     request_body = LoadRequest,
@@ -106,18 +126,48 @@ pub async fn load(
     p.require(&[Role::Manager, Role::Technician])?;
     let idem = idem(&p, &key, "POST", "/v1/pos/catalog", &req);
     let actor = p.actor();
+    let parts = match (req.kind, req.part, req.parts) {
+        (_, None, None) => None,
+        (LoadKind::Snapshot, Some(part), Some(parts)) => Some((part, parts)),
+        (LoadKind::Delta, _, _) => {
+            return Err(ApiError::field("part", "a delta does not come in parts"))
+        }
+        _ => {
+            return Err(ApiError::field(
+                "parts",
+                "give both part and parts, or neither",
+            ))
+        }
+    };
     commit(&state, idem, move |r| {
-        let delta = req.kind == LoadKind::Delta;
-        let (event, next) = r
-            .catalog_load(delta, &req.json, actor)?
-            .map_err(|e| match e {
-                CatalogError::WrongBase { .. } | CatalogError::Stale { .. } => {
-                    ApiError::Conflict(e.to_string())
-                }
-                other => ApiError::field("json", other.to_string()),
-            })?;
-        tracing::info!(version = next.version, kind = ?req.kind, "catalog loaded");
-        let body = json!({"version": next.version, "products": next.products.len()});
+        let loaded = match parts {
+            None => r.catalog_load(req.kind == LoadKind::Delta, &req.json, actor)?,
+            Some((part, parts)) => {
+                let version = match serde_json::from_str::<Value>(&req.json)
+                    .ok()
+                    .and_then(|v| v.get("version").and_then(Value::as_u64))
+                {
+                    Some(v) => v,
+                    None => return Err(ApiError::field("json", "the part has no version")),
+                };
+                r.catalog_part(version, part, parts, &req.json, actor)?
+            }
+        };
+        let (event, outcome) = loaded.map_err(|e| match e {
+            CatalogError::WrongBase { .. }
+            | CatalogError::Stale { .. }
+            | CatalogError::Part { .. } => ApiError::Conflict(e.to_string()),
+            other => ApiError::field("json", other.to_string()),
+        })?;
+        tracing::info!(
+            version = outcome.version,
+            kind = ?req.kind,
+            part = ?parts,
+            skus = outcome.skus,
+            in_effect = outcome.in_effect,
+            "catalog loaded"
+        );
+        let body = serde_json::to_value(&outcome).unwrap_or_default();
         Ok(Decision::new(vec![event], StatusCode::OK, body))
     })
     .await
@@ -169,9 +219,7 @@ pub async fn lookup(
                     .key();
                 r.item_by_barcode(&key)?.into_iter().collect()
             }
-            (None, Some(text)) if !text.trim().is_empty() => {
-                search(&r.items()?, &text, MAX_RESULTS)
-            }
+            (None, Some(text)) if !text.trim().is_empty() => r.search_items(&text, MAX_RESULTS)?,
             _ => {
                 return Err(ApiError::field(
                     "query",

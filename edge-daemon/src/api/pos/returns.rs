@@ -236,9 +236,11 @@ pub async fn create_no_receipt(
         let mut items = Vec::with_capacity(req.items.len());
         for ask in &req.items {
             let mut item = resolve_item(r, &c, ask, at)?;
-            item.unit_price = c.price_by(&item.sku, policy.basis, at).ok_or_else(|| {
-                ApiError::field("items", format!("{} has no price to refund", item.sku))
-            })?;
+            item.unit_price = r
+                .price_by(&c, &item.sku, policy.basis, at)?
+                .ok_or_else(|| {
+                    ApiError::field("items", format!("{} has no price to refund", item.sku))
+                })?;
             items.push((item, ask.quantity));
         }
         let id = SaleId::random();

@@ -296,8 +296,8 @@ pub(crate) fn resolve_item(
         }
     };
     let item = item.ok_or_else(|| ApiError::field(field, "no such item in the catalog"))?;
-    let price = c
-        .price_of(&item.sku, at)
+    let price = r
+        .price_of(c, &item.sku, at)?
         .ok_or_else(|| ApiError::field(field, format!("{} has no price in effect", item.sku)))?;
     Ok(item.line_item(price))
 }
