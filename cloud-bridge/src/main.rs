@@ -21,8 +21,9 @@ use cloud_bridge::cloud::fleet::Fleet;
 use cloud_bridge::cloud::{http, send, sink};
 use cloud_bridge::edge::now;
 use cloud_bridge::mqtt::{self, BrokerUrl, Security};
+use protocol::command::CouponUsage;
 use protocol::command::{CatalogKind, CatalogPayload, Command, CommandBody, Module, Outcome};
-use protocol::{topics, CommandId, StoreId};
+use protocol::{topics, CommandId, CustomerId, StoreId};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 
 #[derive(Debug, Parser)]
@@ -154,7 +155,38 @@ enum What {
         /// For a delta: the version it applies to.
         #[arg(long)]
         base_version: Option<u64>,
+        /// For a snapshot in parts: this part's number, from 0 (with --parts).
+        #[arg(long, requires = "parts")]
+        part: Option<u32>,
+        /// For a snapshot in parts: how many parts it has (with --part).
+        #[arg(long, requires = "part")]
+        parts: Option<u32>,
     },
+    /// Report a coupon's redemptions across the fleet; the box's limits count them.
+    Coupon {
+        #[arg(long)]
+        code: String,
+        /// Every redemption the cloud knows of.
+        #[arg(long)]
+        total: u32,
+        /// The count includes the store's journal up to this sequence.
+        #[arg(long)]
+        through_seq: u64,
+        /// A customer's redemptions, as CUSTOMER_ID=COUNT; repeatable.
+        #[arg(long = "customer", value_parser = parse_customer_count)]
+        customers: Vec<(CustomerId, u32)>,
+    },
+}
+
+fn parse_customer_count(s: &str) -> Result<(CustomerId, u32), String> {
+    let (id, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected CUSTOMER_ID=COUNT"))?;
+    let id = id
+        .parse()
+        .map_err(|_| format!("{id:?}: not a customer id (UUID)"))?;
+    let n = n.parse().map_err(|_| format!("{n:?}: not a count"))?;
+    Ok((id, n))
 }
 
 fn main() -> ExitCode {
@@ -229,14 +261,20 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
                     kind,
                     version,
                     base_version,
+                    part,
+                    parts,
                 } => {
                     let json = std::fs::read_to_string(&file)
                         .with_context(|| format!("cannot read {}", file.display()))?;
                     serde_json::from_str::<serde_json::Value>(&json)
                         .with_context(|| format!("{} is not JSON", file.display()))?;
-                    let kind = match kind.as_str() {
-                        "delta" => CatalogKind::Delta,
-                        _ => CatalogKind::Snapshot,
+                    let kind = match (kind.as_str(), part.zip(parts)) {
+                        ("delta", None) => CatalogKind::Delta,
+                        ("delta", Some(_)) => {
+                            anyhow::bail!("--part: a delta does not come in parts")
+                        }
+                        (_, Some((part, parts))) => CatalogKind::SnapshotPart { part, parts },
+                        (_, None) => CatalogKind::Snapshot,
                     };
                     CommandBody::Catalog(CatalogPayload {
                         kind,
@@ -245,6 +283,17 @@ async fn dispatch(cmd: Cmd) -> anyhow::Result<ExitCode> {
                         json,
                     })
                 }
+                What::Coupon {
+                    code,
+                    total,
+                    through_seq,
+                    customers,
+                } => CommandBody::CouponUsage(CouponUsage {
+                    code,
+                    total,
+                    per_customer: customers,
+                    through_seq,
+                }),
             };
             let cmd = Command {
                 id: id.unwrap_or_else(CommandId::random),

@@ -32,6 +32,22 @@ pub enum CommandBody {
     SetConfig { key: String, value: String },
     /// A catalog snapshot or delta, interpreted by the store's catalog.
     Catalog(CatalogPayload),
+    /// The fleet's redemptions of a coupon as the cloud counted them: the box's limits count
+    /// these plus its own redemptions the cloud had not seen yet.
+    CouponUsage(CouponUsage),
+}
+
+/// Redemptions of one coupon across every store and channel, as the cloud knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponUsage {
+    pub code: String,
+    /// Every redemption the cloud knows of.
+    pub total: u32,
+    /// The same, per customer that redeemed it.
+    pub per_customer: Vec<(crate::ids::CustomerId, u32)>,
+    /// The count includes this store's journal up to and including this sequence; the
+    /// store adds its own redemptions after it.
+    pub through_seq: u64,
 }
 
 /// The capability modules, one per rollout phase.
@@ -84,6 +100,12 @@ impl std::str::FromStr for Module {
 pub enum CatalogKind {
     Snapshot,
     Delta,
+    /// Part `part` (from 0, in order) of a snapshot sent in `parts` parts, for catalogs larger
+    /// than one MQTT packet. The snapshot takes effect with its last part.
+    SnapshotPart {
+        part: u32,
+        parts: u32,
+    },
 }
 
 /// A catalog change, carried opaquely: the JSON document is interpreted by the store's catalog.

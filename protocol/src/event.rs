@@ -212,6 +212,9 @@ pub enum Event {
         json: String,
         by: Actor,
     },
+    /// The cloud's count of a coupon's redemptions across the fleet (a cloud command), which
+    /// the box's coupon limits count from now on, beside its own later redemptions.
+    CouponUsageReported { usage: crate::command::CouponUsage },
 }
 
 impl Event {
@@ -241,6 +244,7 @@ impl Event {
             Event::ReturnWithoutReceipt { .. } => "return_without_receipt",
             Event::UpdateReported { .. } => "update_reported",
             Event::CatalogPartLoaded { .. } => "catalog_part_loaded",
+            Event::CouponUsageReported { .. } => "coupon_usage_reported",
         }
     }
 }

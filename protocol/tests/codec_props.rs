@@ -422,6 +422,22 @@ fn store_event() -> BoxedStrategy<Event> {
                 by,
             }
         ),
+        (
+            text(),
+            any::<u32>(),
+            prop::collection::vec((customer_id(), any::<u32>()), 0..3),
+            any::<u64>()
+        )
+            .prop_map(|(code, total, per_customer, through_seq)| {
+                Event::CouponUsageReported {
+                    usage: protocol::command::CouponUsage {
+                        code,
+                        total,
+                        per_customer,
+                        through_seq,
+                    },
+                }
+            }),
     ]
     .boxed()
 }
@@ -452,7 +468,8 @@ fn strategy_of(event: &Event) -> &'static str {
         | Event::CustomerErased { .. }
         | Event::ReceiptEmailRequested { .. }
         | Event::UpdateReported { .. }
-        | Event::CatalogPartLoaded { .. } => "store_event",
+        | Event::CatalogPartLoaded { .. }
+        | Event::CouponUsageReported { .. } => "store_event",
     }
 }
 

@@ -349,6 +349,22 @@ fn cases() -> Vec<Envelope> {
                 by: Actor::Admin,
             },
         ),
+        envelope(
+            319,
+            "00000018-0000-4000-8000-000000000018",
+            23,
+            Event::CouponUsageReported {
+                usage: protocol::command::CouponUsage {
+                    code: "SPRING10".to_owned(),
+                    total: 41,
+                    per_customer: vec![(
+                        CustomerId(uuid("c0570000-0000-4000-8000-000000000001")),
+                        2,
+                    )],
+                    through_seq: 300,
+                },
+            },
+        ),
     ]
 }
 
@@ -469,9 +485,10 @@ fn variant_index(event: &Event) -> usize {
         Event::ReturnWithoutReceipt { .. } => 20,
         Event::UpdateReported { .. } => 21,
         Event::CatalogPartLoaded { .. } => 22,
+        Event::CouponUsageReported { .. } => 23,
     }
 }
-const VARIANTS: usize = 23;
+const VARIANTS: usize = 24;
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

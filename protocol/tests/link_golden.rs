@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use protocol::command::CouponUsage;
 use protocol::command::{CatalogKind, CatalogPayload, Command, CommandBody, CommandResult};
 use protocol::command::{Module, Outcome};
 use protocol::link::{Ack, DeviceState, Presence, PresenceState, Telemetry};
@@ -96,6 +97,32 @@ fn cases() -> Vec<Case> {
                     version: 8,
                     base_version: Some(7),
                     json: r#"{"items":[]}"#.into(),
+                }),
+            )
+        ),
+        case!(
+            "command_catalog_part",
+            Command,
+            command(
+                4,
+                CommandBody::Catalog(CatalogPayload {
+                    kind: CatalogKind::SnapshotPart { part: 2, parts: 9 },
+                    version: 9,
+                    base_version: None,
+                    json: r#"{"version":9,"products":[]}"#.into(),
+                }),
+            )
+        ),
+        case!(
+            "command_coupon_usage",
+            Command,
+            command(
+                5,
+                CommandBody::CouponUsage(CouponUsage {
+                    code: "SPRING10".into(),
+                    total: 41,
+                    per_customer: vec![(protocol::CustomerId(Uuid::from_u128(0xC0FFEE)), 2)],
+                    through_seq: 1_234,
                 }),
             )
         ),

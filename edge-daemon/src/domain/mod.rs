@@ -32,9 +32,11 @@
 //! - Tax exemptions cover a whole sale, not single lines, and only where prices exclude tax.
 //! - Cash refunds are not rounded to the cash increment; a return of a rounded cash sale
 //!   refunds exact amounts (the last one making up any rounding the sale took less).
-//! - Coupon limits are counted from the sales this box completed; two boxes (or a box and the
-//!   web shop) can each redeem a coupon's last use while offline. The records say which sales
-//!   redeemed what, offline or not, for the cloud to reconcile; the box does not reconcile.
+//! - Coupon limits count this box's redemptions and, once the cloud reports a coupon's
+//!   fleet-wide count (the `coupon` cloud command), that count plus the box's redemptions the
+//!   cloud had not seen. Between reports, two boxes offline (or a box and the web shop) can
+//!   each redeem a coupon's last use; the records say which sales redeemed what, offline or
+//!   not, and the next report counts both.
 
 pub mod amount;
 pub mod barcode;

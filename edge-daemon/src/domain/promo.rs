@@ -10,7 +10,9 @@
 //!   fixed-price bundle (every N matching units, dearest first, for a price).
 //! - A coupon may be limited in total uses and per customer ([`check_coupon_uses`]); the store
 //!   counts redemptions from completed sales, whose records list their coupons and whether the
-//!   cloud was reachable, so the cloud reconciles redemptions made offline.
+//!   cloud was reachable. The cloud reconciles: it reports each coupon's fleet-wide count and
+//!   the journal sequence it counted through, and the store adds its own later redemptions
+//!   (`Reader::coupon_uses`).
 //! - Stacking: every non-exclusive promotion applies in order of priority (highest first, then
 //!   id), each to what the earlier ones left of a line. An exclusive promotion applies alone.
 //!   The engine computes the stacked outcome and each exclusive one and keeps the largest total

@@ -146,8 +146,11 @@ impl Store {
 
     /// Applies `cmd` exactly once; see the module docs.
     pub fn apply_link_command(&self, cmd: &Command) -> Result<CommandResult, StoreError> {
-        if let CommandBody::Catalog(payload) = &cmd.body {
-            return self.apply_catalog_command(cmd, payload);
+        if matches!(
+            cmd.body,
+            CommandBody::Catalog(_) | CommandBody::CouponUsage(_)
+        ) {
+            return self.apply_journaled_command(cmd);
         }
         let commands = self.link_tree("link_commands")?;
         let settings = self.link_tree("link_settings")?;
@@ -184,15 +187,12 @@ impl Store {
 }
 
 impl Store {
-    /// A catalog command: the catalog is loaded through [`Store::write`], so that its
-    /// `CatalogLoaded` event and the command's id (an idempotency record in the scope
-    /// `cloud-command`, holding the encoded result) commit in one transaction. The result is
-    /// then copied to `link_commands`; a crash between the two replays the idempotency record.
-    fn apply_catalog_command(
-        &self,
-        cmd: &Command,
-        payload: &CatalogPayload,
-    ) -> Result<CommandResult, StoreError> {
+    /// A command that journals an event (a catalog load, a coupon's fleet-wide usage): it goes
+    /// through [`Store::write`], so that its event and the command's id (an idempotency record
+    /// in the scope `cloud-command`, holding the encoded result) commit in one transaction. The
+    /// result is then copied to `link_commands`; a crash between the two replays the
+    /// idempotency record.
+    fn apply_journaled_command(&self, cmd: &Command) -> Result<CommandResult, StoreError> {
         let commands = self.link_tree("link_commands")?;
         let id = *cmd.id.as_bytes();
         if let Some(raw) = commands.get(id)? {
@@ -206,7 +206,12 @@ impl Store {
         };
         let store = self.store_id().clone();
         let written = self.write(Some(&idem), |r| {
-            let (events, outcome) = match catalog_event(r, payload)? {
+            let event = match &cmd.body {
+                CommandBody::Catalog(payload) => catalog_event(r, payload)?,
+                CommandBody::CouponUsage(usage) => coupon_event(usage),
+                _ => Err("not a journaled command".to_owned()),
+            };
+            let (events, outcome) = match event {
                 Ok(event) => (vec![event], Outcome::Applied),
                 Err(reason) => (Vec::new(), Outcome::Rejected { reason }),
             };
@@ -231,38 +236,59 @@ impl Store {
         };
         let result = CommandResult::decode(&response).map_err(|e| corrupt("command record", e))?;
         commands.insert(id, response)?;
-        if result.outcome == Outcome::Applied {
+        // The version in effect: a part of a snapshot changes it only with the last part.
+        if let (Outcome::Applied, Some(c)) = (&result.outcome, self.reader().catalog()?) {
             let settings = self.link_tree("link_settings")?;
-            settings.insert(CATALOG_VERSION, &payload.version.to_be_bytes())?;
+            settings.insert(CATALOG_VERSION, &c.version.to_be_bytes())?;
         }
         self.flush()?;
         Ok(result)
     }
 }
 
-/// The `CatalogLoaded` event a catalog command journals, or why it is refused. A delta whose
-/// base is not the box's catalog version asks for a resync.
+/// The catalog event a catalog command journals, or why it is refused. A delta whose base is
+/// not the box's catalog version asks for a resync.
 fn catalog_event(r: &Reader<'_>, p: &CatalogPayload) -> Result<Result<Event, String>, StoreError> {
     if serde_json::from_str::<serde_json::Value>(&p.json).is_err() {
         return Ok(Err("catalog payload is not JSON".into()));
     }
     let current = r.catalog()?.map(|c| c.version);
-    let delta = p.kind == CatalogKind::Delta;
-    if delta && p.base_version != current {
+    if p.kind == CatalogKind::Delta && p.base_version != current {
         return Ok(Err(format!(
             "resync: the delta applies to version {:?} but the box has version {current:?}; \
              send a snapshot",
             p.base_version
         )));
     }
-    Ok(match r.catalog_load(delta, &p.json, Actor::Admin)? {
+    let checked = match p.kind {
+        CatalogKind::Snapshot => r.catalog_load(false, &p.json, Actor::Admin)?,
+        CatalogKind::Delta => r.catalog_load(true, &p.json, Actor::Admin)?,
+        CatalogKind::SnapshotPart { part, parts } => {
+            r.catalog_part(p.version, part, parts, &p.json, Actor::Admin)?
+        }
+    };
+    Ok(match checked {
         Ok((_, next)) if next.version != p.version => Err(format!(
             "the command says version {} but its document gives version {}",
             p.version, next.version
         )),
         Ok((event, _)) => Ok(event),
         Err(e @ CatalogError::WrongBase { .. }) => Err(format!("resync: {e}; send a snapshot")),
+        Err(e @ CatalogError::Part { .. }) => Err(format!("resync: {e}; send the snapshot again")),
         Err(e) => Err(e.to_string()),
+    })
+}
+
+/// The event a coupon usage report journals, or why it is refused.
+fn coupon_event(usage: &protocol::command::CouponUsage) -> Result<Event, String> {
+    if usage.code.is_empty() || usage.code.len() > crate::domain::catalog::MAX_ID {
+        return Err(format!(
+            "coupon code must be 1 to {} bytes",
+            crate::domain::catalog::MAX_ID
+        ));
+    }
+    Ok(Event::CouponUsageReported {
+        usage: usage.clone(),
     })
 }
 
@@ -283,7 +309,9 @@ fn apply(sets: &TransactionalTree, body: &CommandBody) -> TxResult<Result<(), St
             Ok(Ok(()))
         }
         // Catalog commands go through `Store::apply_catalog_command`.
-        CommandBody::Catalog(_) => Ok(Err("catalog commands are applied elsewhere".into())),
+        CommandBody::Catalog(_) | CommandBody::CouponUsage(_) => {
+            Ok(Err("journaled commands are applied elsewhere".into()))
+        }
     }
 }
 
@@ -428,6 +456,34 @@ mod tests {
             serde_json::from_str(crate::store::pos::SAMPLE_CATALOG).unwrap();
         doc["version"] = version.into();
         doc.to_string()
+    }
+
+    #[test]
+    fn a_snapshot_in_parts_over_the_link_takes_effect_with_its_last_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let send = |part: u32, json: &str| {
+            let kind = CatalogKind::SnapshotPart { part, parts: 2 };
+            let c = cmd(&store, catalog(kind, 20, None, json));
+            store.apply_link_command(&c).unwrap().outcome
+        };
+        let chunk = serde_json::json!({"version": 20, "products": [{"id": "x", "name": "X",
+            "category": "home", "tax_class": "standard", "variants": [{"sku": "X-1"}]}],
+            "prices": {"base": {"X-1": 5}}})
+        .to_string();
+        // The second part first: no snapshot is arriving, so the cloud must start again.
+        match send(1, &chunk) {
+            Outcome::Rejected { reason } => assert!(reason.starts_with("resync"), "{reason}"),
+            other => panic!("a part out of order was {other:?}"),
+        }
+        assert_eq!(send(0, &sample_at(20)), Outcome::Applied);
+        let version = store.reader().catalog().unwrap().map(|c| c.version);
+        assert_ne!(version, Some(20), "not in effect before its last part");
+        assert_eq!(send(1, &chunk), Outcome::Applied);
+        assert_eq!(store.link_catalog_version().unwrap(), 20);
+        let c = store.reader().catalog().unwrap().unwrap();
+        let price = store.reader().price_of(&c, "X-1", protocol::Timestamp(0));
+        assert_eq!(price.unwrap().map(|m| m.minor), Some(5));
     }
 
     #[test]

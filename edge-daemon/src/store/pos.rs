@@ -17,6 +17,8 @@
 //! | `mail/<seq>` | [`MailEntry`]: an email receipt waiting for the cloud, `seq` big-endian |
 //! | `stock/<sku>` | on-hand units (`i64`, postcard): sales take, returns give back |
 //! | `coupon/<code>`, `coupon/<code>\0<customer>` | sales that redeemed it (`u32`) |
+//! | `coupon_at/<code>\0<seq>` | one redemption: the customer (`Option`), `seq` big-endian |
+//! | `coupon_cloud/<code>` | the cloud's last [`protocol::command::CouponUsage`] report |
 //! | `ledger/<seq>` | [`LedgerEntry`]: a completed transaction, `seq` big-endian |
 //!
 //! # Current limitations
@@ -153,6 +155,13 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
             LoadError::Catalog(e) => rule(e.to_string()),
             LoadError::Store(e) => e,
         })?,
+        Event::CouponUsageReported { usage } => {
+            v.put(
+                Proj::Pos,
+                &key("coupon_cloud/", usage.code.as_bytes()),
+                enc(usage),
+            )?;
+        }
         Event::CatalogPartLoaded {
             version,
             part,
@@ -412,8 +421,21 @@ fn complete_sale(
             let used: u32 = load(v, &k)?.unwrap_or(0);
             v.put(Proj::Pos, &k, enc(&used.saturating_add(1)))?;
         }
+        v.put(
+            Proj::Pos,
+            &redemption_key(code, env.seq),
+            enc(&record.customer),
+        )?;
     }
     Ok(())
+}
+
+/// `coupon_at/<code>\0<seq>`: one redemption, in the sale completed at journal `seq`.
+fn redemption_key(code: &str, seq: u64) -> Vec<u8> {
+    let mut k = key("coupon_at/", code.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
 }
 
 /// Changes the store's sales analysis with `f`.
@@ -835,18 +857,62 @@ impl Reader<'_> {
         read(self.pos(), "sale", &key("sale/", id.as_bytes()))
     }
 
-    /// How many completed sales redeemed coupon `code`, and how many of them for `customer`.
+    /// How many times coupon `code` was redeemed, and how many of those by `customer`: this
+    /// box's count, or, once the cloud reported the fleet's count, the cloud's figure plus
+    /// this box's redemptions after what the cloud had seen, whichever is higher.
     pub fn coupon_uses(
         &self,
         code: &str,
         customer: Option<CustomerId>,
     ) -> Result<(u32, Option<u32>), StoreError> {
-        let total = read(self.pos(), "coupon", &coupon_key(code, None))?.unwrap_or(0);
-        let mine = match customer {
+        let total: u32 = read(self.pos(), "coupon", &coupon_key(code, None))?.unwrap_or(0);
+        let mine: Option<u32> = match customer {
             Some(c) => Some(read(self.pos(), "coupon", &coupon_key(code, Some(c)))?.unwrap_or(0)),
             None => None,
         };
+        let Some(cloud) = self.coupon_cloud(code)? else {
+            return Ok((total, mine));
+        };
+        let (mut later, mut later_mine) = (0u32, 0u32);
+        let from = redemption_key(code, cloud.through_seq.saturating_add(1));
+        let end = redemption_key(code, u64::MAX);
+        for entry in self.pos().range(from..=end) {
+            let (_, raw) = entry?;
+            let by: Option<CustomerId> =
+                postcard::from_bytes(&raw).map_err(|e| StoreError::Corrupt {
+                    what: "coupon redemption",
+                    detail: e.to_string(),
+                })?;
+            later = later.saturating_add(1);
+            if by.is_some() && by == customer {
+                later_mine = later_mine.saturating_add(1);
+            }
+        }
+        let fleet_mine = |c: CustomerId| {
+            cloud
+                .per_customer
+                .iter()
+                .find(|(id, _)| *id == c)
+                .map_or(0, |(_, n)| *n)
+        };
+        let total = total.max(cloud.total.saturating_add(later));
+        let mine = match (customer, mine) {
+            (Some(c), Some(m)) => Some(m.max(fleet_mine(c).saturating_add(later_mine))),
+            _ => None,
+        };
         Ok((total, mine))
+    }
+
+    /// The cloud's last report of coupon `code`'s redemptions across the fleet.
+    pub fn coupon_cloud(
+        &self,
+        code: &str,
+    ) -> Result<Option<protocol::command::CouponUsage>, StoreError> {
+        read(
+            self.pos(),
+            "coupon usage",
+            &key("coupon_cloud/", code.as_bytes()),
+        )
     }
 
     /// How many carts are in progress on `till`.

@@ -289,6 +289,7 @@ pub fn apply(v: &mut impl View, env: &Envelope) -> Result<(), ApplyError> {
         }
         Event::CatalogLoaded { .. }
         | Event::CatalogPartLoaded { .. }
+        | Event::CouponUsageReported { .. }
         | Event::SaleOpened { .. }
         | Event::SaleChanged { .. }
         | Event::SaleCompleted { .. }

@@ -772,6 +772,61 @@ async fn customers_are_created_found_changed_attached_and_erased() {
 }
 
 #[tokio::test]
+async fn a_catalog_snapshot_in_parts_goes_in_over_the_api_and_takes_effect_at_its_end() {
+    let pos = Pos::new();
+    let mut head: Value = serde_json::from_str(crate::store::pos::SAMPLE_CATALOG).unwrap();
+    head["version"] = json!(5);
+    let products: Vec<Value> = (0..3)
+        .map(|n| {
+            json!({"id": format!("p{n}"), "name": format!("Part two {n}"), "category": "home",
+                "tax_class": "standard", "variants": [{"sku": format!("P2-{n}")}]})
+        })
+        .collect();
+    let chunk = json!({"version": 5, "products": products,
+        "prices": {"base": {"P2-0": 100, "P2-1": 200, "P2-2": 300}}});
+    let body = |part: u32, json: &Value| json!({"kind": "snapshot", "json": json.to_string(), "part": part, "parts": 2});
+
+    let first = pos.post_mgr("/v1/pos/catalog", body(0, &head)).await;
+    let first = first.ok(StatusCode::OK).clone();
+    assert_eq!(first["in_effect"], false, "{first}");
+    let info = pos.get("/v1/pos/catalog").await;
+    let info = info.ok(StatusCode::OK);
+    assert_eq!(
+        info["version"], 1,
+        "still selling from the old catalog: {info}"
+    );
+    assert_eq!(info["arriving"]["received"], 1);
+    pos.get("/v1/pos/items/P2-1")
+        .await
+        .problem(StatusCode::NOT_FOUND, None);
+
+    // Half a request: a part without the count, a delta in parts.
+    let half = json!({"kind": "snapshot", "json": chunk.to_string(), "part": 1});
+    pos.post_mgr("/v1/pos/catalog", half)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("parts"));
+    let seq = pos.last_seq();
+    // Out of order: part 0 is done, part 3 of 2 does not exist.
+    let wrong = json!({"kind": "snapshot", "json": chunk.to_string(), "part": 3, "parts": 2});
+    pos.post_mgr("/v1/pos/catalog", wrong)
+        .await
+        .problem(StatusCode::CONFLICT, None);
+    assert_eq!(pos.last_seq(), seq, "a refused part writes nothing");
+
+    let done = pos.post_mgr("/v1/pos/catalog", body(1, &chunk)).await;
+    let done = done.ok(StatusCode::OK).clone();
+    assert_eq!(done["in_effect"], true, "{done}");
+    assert_eq!(done["version"], 5);
+    let item = pos.get("/v1/pos/items/P2-1").await;
+    assert_eq!(item.ok(StatusCode::OK)["price_minor"], 200);
+    let found = pos.get("/v1/pos/items?q=part%20two").await;
+    assert_eq!(found.ok(StatusCode::OK).as_array().map(Vec::len), Some(3));
+    assert_eq!(pos.count("catalog_part_loaded"), 2);
+    let report = pos.store.verify().expect("verify");
+    assert!(report.ok(), "{:?}", report.problems);
+}
+
+#[tokio::test]
 async fn catalog_deltas_apply_on_their_base_and_are_refused_otherwise() {
     let pos = Pos::new();
     let delta = json!({"version": 2, "base_version": 1,
@@ -1233,6 +1288,79 @@ async fn a_coupon_used_up_across_sales_is_refused_and_the_redemption_journaled()
         })
         .collect();
     assert_eq!(redeemed, vec![(vec!["WELCOME5".to_owned()], false)]);
+    let verify = pos.store.verify().expect("verify");
+    assert!(verify.ok(), "{:?}", verify.problems);
+}
+
+#[tokio::test]
+async fn the_clouds_coupon_count_and_later_local_redemptions_both_count_toward_the_limit() {
+    use protocol::command::{Command, CommandBody, CouponUsage, Outcome};
+    let pos = Pos::new();
+    let spring = json!({"id": "spring", "name": "10 % off", "coupon": "SPRING10",
+        "reward": {"type": "percent_off", "percent_bp": 1000}, "max_uses": 5});
+    let delta = json!({"version": 2, "base_version": 1, "upsert_promotions": [spring]});
+    pos.post_mgr(
+        "/v1/pos/catalog",
+        json!({"kind": "delta", "json": delta.to_string()}),
+    )
+    .await
+    .ok(StatusCode::OK);
+    let redeem = || async {
+        let sale = pos.sale(None).await;
+        let s = format!("/v1/pos/sales/{sale}");
+        pos.post(&format!("{s}/lines"), json!({"sku": "MUG-1"}))
+            .await
+            .ok(StatusCode::OK);
+        let r = pos
+            .post(&format!("{s}/coupons"), json!({"code": "SPRING10"}))
+            .await;
+        if r.status != StatusCode::OK {
+            return r;
+        }
+        pay_by_card(&pos, &sale).await
+    };
+    // Two redemptions here, offline; the second one after what the cloud will have seen.
+    redeem().await.ok(StatusCode::OK);
+    let seen = pos.last_seq();
+    redeem().await.ok(StatusCode::OK);
+    assert_eq!(
+        pos.store.reader().coupon_uses("SPRING10", None).unwrap().0,
+        2
+    );
+    // The cloud counted 3 across the fleet, this box's first redemption among them.
+    let usage = CouponUsage {
+        code: "SPRING10".into(),
+        total: 3,
+        per_customer: Vec::new(),
+        through_seq: seen,
+    };
+    let cmd = Command {
+        id: protocol::CommandId::random(),
+        store: pos.store.store_id().clone(),
+        issued_at: crate::clock::now(),
+        body: CommandBody::CouponUsage(usage),
+    };
+    let applied = pos.store.apply_link_command(&cmd).unwrap();
+    assert_eq!(applied.outcome, Outcome::Applied);
+    assert_eq!(pos.count("coupon_usage_reported"), 1);
+    // 3 from the cloud + 1 the cloud has not seen = 4 of 5: one more, then used up.
+    assert_eq!(
+        pos.store.reader().coupon_uses("SPRING10", None).unwrap().0,
+        4
+    );
+    redeem().await.ok(StatusCode::OK);
+    let refused = redeem().await;
+    refused.problem(StatusCode::UNPROCESSABLE_ENTITY, Some("code"));
+    assert!(
+        refused.json["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("5 of 5")),
+        "{}",
+        refused.json
+    );
+    // The same command again changes nothing.
+    pos.store.apply_link_command(&cmd).unwrap();
+    assert_eq!(pos.count("coupon_usage_reported"), 1);
     let verify = pos.store.verify().expect("verify");
     assert!(verify.ok(), "{:?}", verify.problems);
 }
