@@ -14,7 +14,11 @@
 # 3. bad: version 3.0.0-bad (its daemon exits at once) is written to slot a and booted once;
 #    the daemon is never healthy, the agent gives up after the deadline (90 s here) and reboots;
 #    GRUB boots slot b again and the agent reports the rollback and its reason; the bad version
-#    is not installed a second time although the media is still attached.
+#    is not installed a second time although the media is still attached. The data snapshot
+#    taken before the trial is restored (console lines, the report's trial_data, the data
+#    partition after the power-off: trial-data-3.0.0-bad kept, no snapshot left, the version in
+#    rejected-versions) and the daemon on slot b journals the report as an update_reported
+#    event (GET /v1/journal with the technician token).
 # 4. kill: the VM is killed while a bundle of its own version (4.0.0-kill, so that it is
 #    installed whichever slot and version the box runs after the earlier phases) is being
 #    written to the inactive slot; the next boot comes up on the old slot, healthy, with
@@ -142,13 +146,62 @@ say "bad bundle: ${line#*edge-update: }"
 line=$(wait_console "$c" '"state":"rolled_back"' 900)
 grep -q '"slot":"b","version":"3.0.0-bad"' <<<"$line" || die "unexpected rollback: $line"
 say "after the reboot: ${line#*edge-update: }"
+grep -q '"trial_data": *"/data/update/trial-data-3.0.0-bad"' <<<"$line" \
+    || die "the rollback report names no restored trial data: $line"
+line=$(wait_console "$c" 'data snapshot of .* taken before the trial' 5) \
+    || die "no data snapshot was taken before the trial"
+say "trial boot: ${line#*edge-update: }"
+line=$(wait_console "$c" 'restored from the snapshot' 5) || die "the snapshot was not restored"
+say "after the reboot: ${line#*edge-update: }"
 wait_health "$boot_timeout"
 say "health on slot b again: $health"
 line=$(wait_console "$c" 'rolled back on this box before' 300)
 say "media still attached: ${line#*edge-update: }"
+line=$(wait_journal rolled_back 3.0.0-bad 120) \
+    || die "no update_reported rolled_back event for 3.0.0-bad in the daemon's journal"
+say "daemon journal: $line"
 power_off "$c"
 check_data_clean
-say "bad update booted once, rolled back with its reason, not retried, clean power-off"
+mount_part "$work/disk.img" 5 "$work/data"
+[ -d "$work/data/update/trial-data-3.0.0-bad" ] \
+    || die "no trial-data-3.0.0-bad on the data partition"
+[ -e "$work/data/update/data-snapshot" ] && die "the data snapshot is still there after the restore"
+grep -qx '3.0.0-bad' "$work/data/update/rejected-versions" \
+    || die "3.0.0-bad is not in rejected-versions: $(cat "$work/data/update/rejected-versions")"
+say "data partition: $(ls "$work/data/update" | tr '\n' ' ')"
+unmount_part
+say "bad update booted once, rolled back with its reason, data restored, reported to the" \
+    "daemon's journal, not retried, clean power-off"
+}
+
+# wait_journal STATE TEXT SECONDS: waits for an update_reported event of STATE whose record
+# contains TEXT in the daemon's journal (GET /v1/journal with the technician token); prints it.
+wait_journal() {
+    local until=$(($(date +%s) + $3)) found
+    while :; do
+        if found=$(python3 - "$api_port" "$token" "$1" "$2" <<'PY'
+import json, sys, urllib.request
+port, token, state, text = sys.argv[1:]
+after = 0
+while True:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/journal?after={after}&limit=1000",
+                                 headers={"Authorization": f"Bearer {token}"})
+    page = json.load(urllib.request.urlopen(req, timeout=10))
+    for e in page["events"]:
+        ev = e["event"]
+        fields = next(iter(ev.values()), {}) if "state" not in ev else ev
+        if e["kind"] == "update_reported" and isinstance(fields, dict) \
+                and fields.get("state") == state and text in json.dumps(ev):
+            print(f"seq {e['seq']} {e['kind']}: {json.dumps(ev)}")
+            sys.exit(0)
+        after = e["seq"]
+    if not page["events"] or after >= page["last_seq"]:
+        sys.exit(1)
+PY
+        ); then echo "$found"; return 0; fi
+        [ "$(date +%s)" -lt "$until" ] || return 1
+        sleep 5
+    done
 }
 
 # ------------------------------------------------------------------ 4. killed while writing

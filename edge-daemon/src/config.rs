@@ -64,7 +64,9 @@ pub struct ApiConfig {
     pub listen: SocketAddr,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
-    /// Largest body of a catalog load (`POST /v1/pos/catalog`), in bytes: a snapshot part.
+    /// Largest body of a catalog load (`POST /v1/pos/catalog`), in bytes. The document in it
+    /// is limited to 240 KiB on its own (it must fit one journal envelope); the body limit
+    /// leaves room for the escaping of the document inside the request's JSON.
     pub catalog_body_limit_bytes: usize,
     /// A request that takes longer is answered 503 with a problem document.
     pub request_timeout_ms: u64,
@@ -77,7 +79,7 @@ impl Default for ApiConfig {
         ApiConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             body_limit_bytes: 64 * 1024,
-            catalog_body_limit_bytes: 8 * 1024 * 1024,
+            catalog_body_limit_bytes: 512 * 1024,
             request_timeout_ms: 10_000,
             shutdown_grace_ms: 10_000,
         }

@@ -190,7 +190,10 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            e @ StoreError::EventTooLarge { .. } => ApiError::PayloadTooLarge(e.to_string()),
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 

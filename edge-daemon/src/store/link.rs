@@ -252,6 +252,13 @@ fn catalog_event(r: &Reader<'_>, p: &CatalogPayload) -> Result<Result<Event, Str
     if serde_json::from_str::<serde_json::Value>(&p.json).is_err() {
         return Ok(Err("catalog payload is not JSON".into()));
     }
+    let max = crate::api::pos::catalog::MAX_DOCUMENT;
+    if p.json.len() > max {
+        return Ok(Err(format!(
+            "the catalog document is {} bytes, more than {max}: send a snapshot in parts",
+            p.json.len()
+        )));
+    }
     let current = r.catalog()?.map(|c| c.version);
     if p.kind == CatalogKind::Delta && p.base_version != current {
         return Ok(Err(format!(

@@ -104,6 +104,15 @@ pub enum StoreError {
     },
     #[error("corrupt {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    #[error(
+        "a {kind} event encodes to {len} bytes, more than the {max} bytes an envelope may have; \
+         nothing was written"
+    )]
+    EventTooLarge {
+        kind: &'static str,
+        len: usize,
+        max: usize,
+    },
 }
 
 /// Why a [`Store::write`] did not commit.
@@ -365,6 +374,17 @@ impl Store {
             })
             .collect();
         let encoded: Vec<Vec<u8>> = envelopes.iter().map(Envelope::encode).collect();
+        // The decoder refuses bigger envelopes: journaling one would make it unreadable to
+        // verify and to the cloud link.
+        for (env, bytes) in envelopes.iter().zip(&encoded) {
+            if bytes.len() > protocol::envelope::MAX_ENCODED_LEN {
+                return Err(StoreError::EventTooLarge {
+                    kind: env.event.kind(),
+                    len: bytes.len(),
+                    max: protocol::envelope::MAX_ENCODED_LEN,
+                });
+            }
+        }
         let next_seq = first_seq + envelopes.len() as u64;
         let idem_value = IdemRecord {
             fingerprint: idem.map(|r| r.fingerprint).unwrap_or_default(),

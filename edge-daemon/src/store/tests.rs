@@ -380,3 +380,33 @@ fn a_job_printing_at_a_crash_is_interrupted_not_reprinted() {
         "print jobs are not projections"
     );
 }
+
+#[test]
+fn an_event_too_large_for_an_envelope_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .write(Some(&idem("small", b"")), |_| plan(vec![issue("a")], "r"))
+        .unwrap();
+    let big = "x".repeat(protocol::envelope::MAX_ENCODED_LEN);
+    let err = store
+        .write(Some(&idem("big", b"")), |_| plan(vec![issue(&big)], "r"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            WriteError::Store(StoreError::EventTooLarge {
+                kind: "token_issued",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(store.journal_after(0, 10).unwrap().len(), 1);
+    assert!(store
+        .idempotency_record(&idem("big", b""))
+        .unwrap()
+        .is_none());
+    let report = store.verify().unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+}

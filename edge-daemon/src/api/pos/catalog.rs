@@ -21,6 +21,11 @@ use crate::domain::catalog::{Catalog, CatalogError, Item};
 /// Most items one search returns.
 pub const MAX_RESULTS: usize = 100;
 
+/// The largest catalog document one load may carry, in bytes: its event must stay within an
+/// envelope ([`protocol::envelope::MAX_ENCODED_LEN`], 256 KiB). About 1,500 SKUs; a bigger
+/// catalog comes as a snapshot in parts.
+pub const MAX_DOCUMENT: usize = 240 * 1024;
+
 /// An item with its current price.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ItemView {
@@ -126,6 +131,16 @@ pub async fn load(
     p.require(&[Role::Manager, Role::Technician])?;
     let idem = idem(&p, &key, "POST", "/v1/pos/catalog", &req);
     let actor = p.actor();
+    if req.json.len() > MAX_DOCUMENT {
+        return Err(ApiError::field(
+            "json",
+            format!(
+                "the document is {} bytes; one load takes at most {MAX_DOCUMENT} bytes: send a \
+                 snapshot in parts (part, parts)",
+                req.json.len()
+            ),
+        ));
+    }
     let parts = match (req.kind, req.part, req.parts) {
         (_, None, None) => None,
         (LoadKind::Snapshot, Some(part), Some(parts)) => Some((part, parts)),

@@ -813,6 +813,15 @@ async fn a_catalog_snapshot_in_parts_goes_in_over_the_api_and_takes_effect_at_it
         .problem(StatusCode::CONFLICT, None);
     assert_eq!(pos.last_seq(), seq, "a refused part writes nothing");
 
+    // A part bigger than one journal envelope can hold is refused, naming the document.
+    let mut huge = chunk.clone();
+    huge["products"][0]["name"] = json!("x".repeat(crate::api::pos::catalog::MAX_DOCUMENT));
+    let too_big = json!({"kind": "snapshot", "json": huge.to_string(), "part": 1, "parts": 2});
+    pos.post_mgr("/v1/pos/catalog", too_big)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, Some("json"));
+    assert_eq!(pos.last_seq(), seq, "an oversized part writes nothing");
+
     let done = pos.post_mgr("/v1/pos/catalog", body(1, &chunk)).await;
     let done = done.ok(StatusCode::OK).clone();
     assert_eq!(done["in_effect"], true, "{done}");
