@@ -33,7 +33,8 @@ pub struct Health {
 pub struct Provisioning {
     /// True only when the box runs a provisioning that passed every check.
     pub ok: bool,
-    /// `provisioned`, `not_provisioned` or `invalid`; absent when the file cannot be read.
+    /// `provisioned`, `not_provisioned`, `invalid` or `daemon_failed`; absent when the file
+    /// cannot be read.
     #[serde(default)]
     pub state: Option<String>,
     #[serde(default)]

@@ -381,19 +381,26 @@ fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// The daemon's effective configuration (`edge-daemon --config FILE config`), or its error.
-fn daemon_config(daemon: &Path, config: &Path) -> Result<String, String> {
+/// The daemon's effective configuration (`edge-daemon --config FILE config`), or its error:
+/// exit status 2 is the daemon refusing the configuration; anything else says nothing of it.
+fn daemon_config(daemon: &Path, config: &Path) -> Result<String, provision::EffectiveError> {
+    use provision::EffectiveError;
     let out = std::process::Command::new(daemon)
         .arg("--config")
         .arg(config)
         .arg("config")
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", daemon.display()))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        let err = String::from_utf8_lossy(&out.stderr);
-        Err(err.trim().trim_start_matches("edge-daemon: ").to_owned())
+        .map_err(|e| {
+            EffectiveError::DaemonFailed(format!("cannot run {}: {e}", daemon.display()))
+        })?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let err = err.trim().trim_start_matches("edge-daemon: ").to_owned();
+    match out.status.code() {
+        _ if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Some(2) => Err(EffectiveError::BadConfig(err)),
+        code => Err(EffectiveError::DaemonFailed(format!(
+            "exit status {code:?}: {err}"
+        ))),
     }
 }
 

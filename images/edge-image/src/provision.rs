@@ -398,7 +398,7 @@ pub struct BoxStatus {
     pub message: String,
 }
 
-/// The three outcomes of [`check_box`].
+/// The outcomes of [`check_box`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BoxState {
@@ -407,6 +407,19 @@ pub enum BoxState {
     /// The drop-in was wrong and set aside (to `DATA/config/rejected/`), so the daemon still
     /// starts, unprovisioned, and says so on its health endpoint.
     Invalid,
+    /// The daemon could not judge the drop-in (it did not run, or failed otherwise than with
+    /// a configuration error): the drop-in stays where it is. A broken daemon in an update's
+    /// trial boot must not cost the box its provisioning after the rollback.
+    DaemonFailed,
+}
+
+/// Why `edge-daemon config` gave no configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EffectiveError {
+    /// The daemon ran and refused the configuration (exit status 2): the drop-in is wrong.
+    BadConfig(String),
+    /// The daemon did not run, or failed for another reason: nothing is known of the drop-in.
+    DaemonFailed(String),
 }
 
 /// Where [`check_box`] finds and sets aside the provisioning on the box.
@@ -478,7 +491,7 @@ pub fn check_effective(config: &str) -> Result<String, String> {
 /// fails is moved to `config/rejected/` with the reason, so the daemon starts without it.
 pub fn check_box(
     paths: &BoxPaths,
-    mut effective: impl FnMut() -> Result<String, String>,
+    mut effective: impl FnMut() -> Result<String, EffectiveError>,
 ) -> Result<BoxStatus, ProvisionError> {
     let drop_in = paths.drop_in();
     let rejected = paths.rejected();
@@ -509,7 +522,24 @@ pub fn check_box(
             message,
         });
     }
-    let reason = match effective().and_then(|text| check_effective(&text)) {
+    let checked = match effective() {
+        Ok(text) => check_effective(&text),
+        Err(EffectiveError::BadConfig(reason)) => Err(reason),
+        Err(EffectiveError::DaemonFailed(reason)) => {
+            return Ok(BoxStatus {
+                ok: false,
+                state: BoxState::DaemonFailed,
+                store_id: None,
+                message: format!(
+                    "DAEMON FAILED: edge-daemon could not check {}: {}; the provisioning is \
+                     left in place",
+                    drop_in.display(),
+                    reason.replace('\n', "; ")
+                ),
+            })
+        }
+    };
+    let reason = match checked {
         Ok(store_id) => {
             // A good provisioning replaces any earlier rejected one.
             let _ = fs::remove_dir_all(&rejected);
@@ -783,11 +813,27 @@ address = "10.0.2.2:9100"
     }
 
     /// What `edge-daemon config` prints, through the daemon's own loader.
-    fn daemon_config(edge_toml: &Path) -> Result<String, String> {
+    fn daemon_config(edge_toml: &Path) -> Result<String, EffectiveError> {
         let overrides = edge_daemon::config::Overrides::default();
-        let cfg =
-            edge_daemon::config::load(Some(edge_toml), &overrides).map_err(|e| e.to_string())?;
-        toml::to_string_pretty(&cfg).map_err(|e| e.to_string())
+        let cfg = edge_daemon::config::load(Some(edge_toml), &overrides)
+            .map_err(|e| EffectiveError::BadConfig(e.to_string()))?;
+        toml::to_string_pretty(&cfg).map_err(|e| EffectiveError::BadConfig(e.to_string()))
+    }
+
+    #[test]
+    fn a_daemon_that_cannot_run_leaves_the_provisioning_in_place() {
+        let t = tempfile::tempdir().unwrap();
+        let (data, _) = provisioned_box(t.path(), GOOD);
+        let paths = BoxPaths {
+            config: data.join("config"),
+        };
+        let broken = || Err(EffectiveError::DaemonFailed("broken daemon".into()));
+        let st = check_box(&paths, broken).unwrap();
+        assert!(!st.ok);
+        assert_eq!(st.state, BoxState::DaemonFailed);
+        assert!(st.message.contains("broken daemon"), "{}", st.message);
+        assert!(paths.drop_in().exists(), "the drop-in stays");
+        assert!(!data.join("config/rejected").exists());
     }
 
     #[test]
