@@ -513,7 +513,8 @@ pub fn apply_catalog_snapshot(
     Ok(next)
 }
 
-fn upsert<T: Clone>(list: &mut Vec<T>, new: &[T], id: impl Fn(&T) -> &str) {
+/// Replaces the elements of `list` with the ids of `new`, appending those it lacks.
+pub(crate) fn upsert<T: Clone>(list: &mut Vec<T>, new: &[T], id: impl Fn(&T) -> &str) {
     for n in new {
         match list.iter_mut().find(|x| id(x) == id(n)) {
             Some(slot) => *slot = n.clone(),
@@ -522,7 +523,8 @@ fn upsert<T: Clone>(list: &mut Vec<T>, new: &[T], id: impl Fn(&T) -> &str) {
     }
 }
 
-fn remove<T>(list: &mut Vec<T>, ids: &[String], id: impl Fn(&T) -> &str) {
+/// Drops the elements of `list` whose id is in `ids`.
+pub(crate) fn remove<T>(list: &mut Vec<T>, ids: &[String], id: impl Fn(&T) -> &str) {
     list.retain(|x| !ids.iter().any(|r| r == id(x)));
 }
 

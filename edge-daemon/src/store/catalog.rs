@@ -25,7 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use super::projection::{encode as enc, ApplyError, Proj, View};
 use crate::domain::catalog::{
-    check_price, Catalog, CatalogChunk, CatalogDelta, CatalogError, Item, PriceBook, Product,
+    check_price, remove, upsert, Catalog, CatalogChunk, CatalogDelta, CatalogError, Item,
+    PriceBook, Product,
 };
 
 pub(crate) const HEAD: &[u8] = b"catalog";
@@ -421,19 +422,6 @@ fn remove_product(
     }
     v.del(Proj::Pos, &pkey)?;
     Ok(Some(old.variants.len() as u64))
-}
-
-fn upsert<T: Clone>(list: &mut Vec<T>, new: &[T], id: impl Fn(&T) -> &str) {
-    for n in new {
-        match list.iter_mut().find(|x| id(x) == id(n)) {
-            Some(slot) => *slot = n.clone(),
-            None => list.push(n.clone()),
-        }
-    }
-}
-
-fn remove<T>(list: &mut Vec<T>, ids: &[String], id: impl Fn(&T) -> &str) {
-    list.retain(|x| !ids.iter().any(|r| r == id(x)));
 }
 
 /// Applies a [`CatalogDelta`] to the head's generation in place. Upserts replace by id;
