@@ -17,13 +17,16 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edge_daemon::store::{IdemRequest, Planned, Store, StoreSettings, WriteOutcome};
 use hdrhistogram::Histogram;
+
+mod common;
+use common::{bench_base, micros, new_hist};
 use metrics::{Counter, Gauge, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use protocol::event::Actor;
 use protocol::{Event, Role, StoreId, TokenId};
@@ -90,15 +93,6 @@ impl Row {
     }
 }
 
-fn new_hist() -> Histogram<u64> {
-    // 1 µs to 60 s, 3 significant digits.
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
 /// User plus system CPU time of this process so far, from `/proc/self/stat` (USER_HZ = 100).
 fn cpu_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -122,19 +116,6 @@ fn secs_from_env(default: f64) -> Duration {
         .filter(|s| s.is_finite() && *s > 0.0)
         .unwrap_or(default);
     Duration::from_secs_f64(secs)
-}
-
-/// `BENCH_DIR`, else the workspace's `target/` (on the real disk, never tmpfs).
-fn bench_base() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BENCH_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(dir);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("target")
 }
 
 /// 512-byte appends, each followed by `fdatasync`, for `dur`.
