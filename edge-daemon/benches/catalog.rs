@@ -386,7 +386,10 @@ fn main() {
     let (sqlite_import, sqlite_lookups) = sqlite_rows(&base, skus, part_size, &picks);
     let floor = sled_import.secs;
     println!("{skus} SKUs in parts of {part_size}\n");
-    println!("| import | secs | SKUs/s | × plain sled time | on disk MiB | peak RSS MiB | RSS after MiB |");
+    println!(
+        "| import | secs | SKUs/s | × plain sled time | on disk MiB | peak RSS MiB \
+         | RSS after MiB |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     let mib =
         |kib: Option<u64>| kib.map_or("–".to_owned(), |k| format!("{:.0}", k as f64 / 1024.0));

@@ -784,7 +784,10 @@ async fn a_catalog_snapshot_in_parts_goes_in_over_the_api_and_takes_effect_at_it
         .collect();
     let chunk = json!({"version": 5, "products": products,
         "prices": {"base": {"P2-0": 100, "P2-1": 200, "P2-2": 300}}});
-    let body = |part: u32, json: &Value| json!({"kind": "snapshot", "json": json.to_string(), "part": part, "parts": 2});
+    let body = |part: u32, doc: &Value| {
+        let text = doc.to_string();
+        json!({"kind": "snapshot", "json": text, "part": part, "parts": 2})
+    };
 
     let first = pos.post_mgr("/v1/pos/catalog", body(0, &head)).await;
     let first = first.ok(StatusCode::OK).clone();
