@@ -12,7 +12,8 @@
 #    arrive at the simulated printer;
 # 5. checks the update agent ran (boot-check reports the running slot);
 # 6. powers the VM off through ACPI and checks that it shut down cleanly (systemd reached
-#    poweroff, QEMU exited 0, the data file system is clean).
+#    poweroff, QEMU exited 0, the data file system is clean) and that systemd drove the
+#    VM's hardware watchdog (an i6300ESB) during the boot (the box's journal).
 # Exit status 0 only if all of that happened. Needs root (loop mount for step 1).
 #
 # Environment: DAEMON_BIN, IMAGE_TOOL_BIN, SIM_PRINTER_BIN (default: cargo-built release
@@ -97,5 +98,6 @@ say "ACPI power-off"
 power_off "$console"
 check_data_clean
 say "powered off cleanly; data file system clean"
-say "PASS: healthy after ${t_healthy}s, receipt printed, clean shutdown;" \
+say "watchdog: $(check_watchdog)"
+say "PASS: healthy after ${t_healthy}s, receipt printed, watchdog driven, clean shutdown;" \
     "total $(($(date +%s) - t0))s"

@@ -19,13 +19,23 @@
 #    partition after the power-off: trial-data-3.0.0-bad kept, no snapshot left, the version in
 #    rejected-versions) and the daemon on slot b journals the report as an update_reported
 #    event (GET /v1/journal with the technician token).
-# 4. kill: the VM is killed while a bundle of its own version (4.0.0-kill, so that it is
+# 4. panic: version 5.0.0-panic (its kernel crashes during the trial boot, after the data
+#    snapshot and before the daemon starts) is written to the inactive slot; the kernel reboots
+#    itself (panic=10), GRUB finds the pending slot already tried and boots the old one, and the
+#    agent reports the rollback with GRUB's reason; not installed a second time.
+# 5. kill: the VM is killed while a bundle of its own version (4.0.0-kill, so that it is
 #    installed whichever slot and version the box runs after the earlier phases) is being
 #    written to the inactive slot; the next boot comes up on the old slot, healthy, with
 #    nothing armed.
 # Every boot ends with an ACPI power-off that must be clean. Exit 0 only if all of it happened.
 # Needs root; phases 1-3 took 20 minutes (1183 s) on a 2-core machine shared with other builds.
-# PHASES="tampered good bad kill" (the default) selects phases.
+# PHASES="tampered good bad panic kill" (the default) selects phases.
+#
+# The cloud link: with MQTT=1 (the default when mosquitto is installed) the test runs a
+# Mosquitto broker and the cloud-bridge consumer (`cloud-bridge run`, file sink) on the host,
+# provisions the box with mqtt://10.0.2.2:PORT (the host as QEMU's user network shows it), and
+# the bad and panic phases also wait for the rolled_back report to arrive at the sink over
+# MQTT. CLOUD_BRIDGE_BIN names a prebuilt cloud-bridge (default: a cargo-built release binary).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,6 +61,26 @@ make_rootfs() {
         printf '#!/bin/sh\necho "broken daemon for the rollback test" >&2\nexit 1\n' \
             >"$work/mnt/usr/bin/edge-daemon"
     fi
+    if [ "${3:-}" = panic ]; then
+        # Crashes the kernel (sysrq c) once the data snapshot is taken, before the daemon.
+        cat >"$work/mnt/etc/systemd/system/edge-test-panic.service" <<'UNIT'
+[Unit]
+Description=Kernel crash for the update test (panic phase)
+DefaultDependencies=no
+After=edge-update-data.service
+Before=edge-daemon.service edge-provision.service
+
+[Service]
+Type=oneshot
+StandardOutput=journal+console
+ExecStart=/bin/sh -c 'echo "edge-test-panic: crashing the kernel"; echo c >/proc/sysrq-trigger'
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+        ln -s /etc/systemd/system/edge-test-panic.service \
+            "$work/mnt/etc/systemd/system/multi-user.target.wants/edge-test-panic.service"
+    fi
     unmount_part
 }
 
@@ -69,7 +99,14 @@ make_rootfs good 2.0.0-good
 make_rootfs bad 3.0.0-bad broken
 "$agent_bin" bundle --rootfs "$work/bad.ext4" --version 3.0.0-bad --key "$key" \
     --out "$work/bundle-bad" | sed 's/^/    /'
-phases=${PHASES:-tampered good bad kill}
+phases=${PHASES:-tampered good bad panic kill}
+if grep -qw panic <<<"$phases"; then
+    make_rootfs panic 5.0.0-panic panic
+    "$agent_bin" bundle --rootfs "$work/panic.ext4" --version 5.0.0-panic --key "$key" \
+        --out "$work/bundle-panic" | sed 's/^/    /'
+    rm -f "$work/panic.ext4"
+    make_media panic
+fi
 if grep -qw kill <<<"$phases"; then
     make_rootfs kill 4.0.0-kill
     "$agent_bin" bundle --rootfs "$work/kill.ext4" --version 4.0.0-kill --key "$key" \
@@ -83,6 +120,67 @@ printf 'X' | dd of="$work/bundle-tampered/rootfs.ext4" bs=1 seek=$((300 * 1024 *
     conv=notrunc status=none
 for m in tampered good bad; do make_media "$m"; done
 
+# ------------------------------------------------------------------ the cloud end
+mqtt_port=""
+broker_pid=""
+bridge_pid=""
+# start_cloud: a Mosquitto broker on 127.0.0.1:$mqtt_port and `cloud-bridge run` writing every
+# store event it receives to $work/sink.jsonl; both stopped on exit.
+start_cloud() {
+    command -v mosquitto >/dev/null || die "MQTT=1 needs mosquitto (apt-get install mosquitto)"
+    local repo target bridge_bin
+    repo=$(cd "$here/.." && pwd)
+    target=${CARGO_TARGET_DIR:-$repo/target}
+    bridge_bin=${CLOUD_BRIDGE_BIN:-$target/release/cloud-bridge}
+    if [ ! -x "$bridge_bin" ]; then
+        (cd "$repo" && CARGO_TARGET_DIR=$target cargo build --release -p cloud-bridge)
+    fi
+    mqtt_port=$(free_port)
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqtt_port" \
+        >"$work/mosquitto.conf"
+    mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+    broker_pid=$!
+    sleep 1
+    kill -0 "$broker_pid" 2>/dev/null || die "mosquitto did not start: $(cat "$work/mosquitto.log")"
+    "$bridge_bin" run --mqtt "mqtt://127.0.0.1:$mqtt_port" --sink "file:$work/sink.jsonl" \
+        --state "$work/bridge-state.json" >"$work/cloud-bridge.log" 2>&1 &
+    bridge_pid=$!
+    say "cloud end: mosquitto on 127.0.0.1:$mqtt_port (10.0.2.2 in the VM), cloud-bridge run"
+}
+stop_cloud() {
+    [ -n "$bridge_pid" ] && kill "$bridge_pid" 2>/dev/null && wait "$bridge_pid" 2>/dev/null
+    [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+    return 0
+}
+extra_cleanup=stop_cloud
+
+# wait_sink STATE TEXT SECONDS: waits for an update_reported event of STATE containing TEXT at
+# the cloud end's sink (it crossed MQTT); prints it. Returns 0 at once when MQTT is off.
+wait_sink() {
+    [ -n "$mqtt_port" ] || { echo "(MQTT off)"; return 0; }
+    local until=$(($(date +%s) + $3)) found
+    while :; do
+        if found=$(python3 - "$work/sink.jsonl" "$1" "$2" <<'PY'
+import json, sys
+path, state, text = sys.argv[1:]
+try:
+    lines = open(path).read().splitlines()
+except FileNotFoundError:
+    sys.exit(1)
+for line in lines:
+    e = json.loads(line)
+    body = json.dumps(e["event"])
+    if e["kind"] == "update_reported" and state in body and text in body:
+        print(f"store {e['store']} seq {e['seq']}: {body}")
+        sys.exit(0)
+sys.exit(1)
+PY
+        ); then echo "$found"; return 0; fi
+        [ "$(date +%s)" -lt "$until" ] || return 1
+        sleep 3
+    done
+}
+
 # ------------------------------------------------------------------ the box
 cat >"$work/provision.toml" <<EOF
 store_id = "update-test"
@@ -90,6 +188,10 @@ store_id = "update-test"
 [devices]
 simulate = false
 EOF
+if [ "${MQTT:-$(command -v mosquitto >/dev/null && echo 1 || echo 0)}" = 1 ]; then
+    start_cloud
+    printf '\n[mqtt]\nurl = "mqtt://10.0.2.2:%s"\n' "$mqtt_port" >>"$work/provision.toml"
+fi
 mkdir -p "$work/data-extra"
 echo "EDGE_UPDATE_DEADLINE_SECS=90" >"$work/data-extra/update.env"
 provision_copy "$image" update-test "$work/provision.toml"
@@ -134,6 +236,22 @@ check_data_clean
 say "good update written to slot b, booted once, committed, healthy, clean power-off"
 }
 
+# after_rollback VERSION: on the old slot after VERSION was rolled back (console $c): the
+# data snapshot was put back, the daemon is healthy, the still-attached media is refused, and
+# (with MQTT) the rolled_back report reached the cloud end.
+after_rollback() {
+    line=$(wait_console "$c" "restored from the snapshot taken before version $1" 5) \
+        || die "the data snapshot was not restored after the rollback of $1"
+    say "after the reboot: ${line#*edge-update: }"
+    wait_health "$boot_timeout"
+    say "health on the old slot: $health"
+    line=$(wait_console "$c" 'rolled back on this box before' 300)
+    say "media still attached: ${line#*edge-update: }"
+    line=$(wait_sink rolled_back "$1" 180) \
+        || die "the rolled_back report for $1 did not reach the cloud end over MQTT"
+    say "cloud end (MQTT): $line"
+}
+
 # ------------------------------------------------------------------ 3. bad
 phase_bad() {
 c="$work/console-3-bad.log"
@@ -151,12 +269,7 @@ grep -q '"trial_data": *"/data/update/trial-data-3.0.0-bad"' <<<"$line" \
 line=$(wait_console "$c" 'data snapshot of .* taken before the trial' 5) \
     || die "no data snapshot was taken before the trial"
 say "trial boot: ${line#*edge-update: }"
-line=$(wait_console "$c" 'restored from the snapshot' 5) || die "the snapshot was not restored"
-say "after the reboot: ${line#*edge-update: }"
-wait_health "$boot_timeout"
-say "health on slot b again: $health"
-line=$(wait_console "$c" 'rolled back on this box before' 300)
-say "media still attached: ${line#*edge-update: }"
+after_rollback 3.0.0-bad
 line=$(wait_journal rolled_back 3.0.0-bad 120) \
     || die "no update_reported rolled_back event for 3.0.0-bad in the daemon's journal"
 say "daemon journal: $line"
@@ -172,6 +285,29 @@ say "data partition: $(ls "$work/data/update" | tr '\n' ' ')"
 unmount_part
 say "bad update booted once, rolled back with its reason, data restored, reported to the" \
     "daemon's journal, not retried, clean power-off"
+}
+
+# ------------------------------------------------------------------ 4. kernel panic
+phase_panic() {
+c="$work/console-4-panic.log"
+# shellcheck disable=SC2046
+start_vm "$c" $(media panic)
+line=$(wait_console "$c" '"state":"armed"' 900)
+say "panic bundle: ${line#*edge-update: }"
+line=$(wait_console "$c" 'edge-test-panic: crashing the kernel' 900)
+say "trial boot: $line"
+line=$(wait_console "$c" 'Kernel panic' 60)
+say "trial boot: $line"
+line=$(wait_console "$c" '"state":"rolled_back"' 900)
+grep -q '"version":"5.0.0-panic"' <<<"$line" || die "unexpected rollback: $line"
+grep -q 'booted once and never committed' <<<"$line" \
+    || die "the rollback report does not give GRUB's reason: $line"
+say "after the reboot: ${line#*edge-update: }"
+after_rollback 5.0.0-panic
+power_off "$c"
+check_data_clean
+say "kernel panic on the trial boot: rebooted by itself, rolled back by GRUB, reported," \
+    "not retried, clean power-off"
 }
 
 # wait_journal STATE TEXT SECONDS: waits for an update_reported event of STATE whose record
@@ -204,12 +340,12 @@ PY
     done
 }
 
-# ------------------------------------------------------------------ 4. killed while writing
+# ------------------------------------------------------------------ 5. killed while writing
 # The VM is killed (SIGKILL) while the kill bundle is being written to the inactive slot; the
 # write is seen from the host as the sparse disk file growing. The next boot, without the
 # media, must come up on the slot that was running, healthy, with nothing armed.
 phase_kill() {
-c="$work/console-4-kill.log"
+c="$work/console-5-kill.log"
 # shellcheck disable=SC2046
 start_vm "$c" $(media kill)
 wait_health "$boot_timeout"
@@ -233,7 +369,7 @@ wait "$qemu_pid" 2>/dev/null || true
 qemu_pid=""
 grep -aq '"state":"armed"' "$c" && die "armed although the write was cut"
 say "VM killed while writing the slot that is not $slot (200 MiB written)"
-c="$work/console-4-after.log"
+c="$work/console-5-after.log"
 start_vm "$c" -no-reboot
 wait_health "$boot_timeout"
 line=$(wait_console "$c" 'edge-update: ' 300)

@@ -34,12 +34,14 @@ mounted=""
 qemu_pid=""
 sim_pid=""
 host_pid=""
+extra_cleanup=""  # a function of the caller's, run on every exit path
 test_cleanup() {
     local rc=$?
     set +e
     [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
     [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
     [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null && wait "$host_pid" 2>/dev/null
+    [ -n "$extra_cleanup" ] && "$extra_cleanup"
     [ -n "$mounted" ] && umount "$mounted"
     [ -n "$loopdev" ] && losetup -d "$loopdev"
     if [ "${KEEP_WORK:-0}" = 1 ] || [ $rc -ne 0 ]; then
@@ -107,7 +109,7 @@ provision_copy() {
 }
 
 # start_vm CONSOLE_LOG [QEMU ARGS...]: boots $work/disk.img (BIOS, tcg) with the daemon's port
-# forwarded to 127.0.0.1:$api_port (chosen here).
+# forwarded to 127.0.0.1:$api_port (chosen here) and an i6300ESB watchdog, which systemd drives.
 start_vm() {
     local console=$1
     shift
@@ -116,7 +118,7 @@ start_vm() {
         -drive "file=$work/disk.img,format=raw,if=none,id=disk0" \
         -device virtio-blk-pci,drive=disk0,bootindex=0 \
         -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$api_port-:8080" \
-        -device virtio-net-pci,netdev=net0 \
+        -device virtio-net-pci,netdev=net0 -device i6300esb \
         -display none -serial "file:$console" \
         -monitor "unix:$work/monitor.sock,server,nowait" "$@" &
     qemu_pid=$!
@@ -178,4 +180,16 @@ check_data_clean() {
     losetup -d "$loopdev"
     loopdev=""
     grep -q 'clean' <<<"$out" || die "data file system was not unmounted cleanly: $out"
+}
+
+# check_watchdog: after a power-off, the box's journal on the data partition shows that systemd
+# drove the hardware watchdog during the last boot; prints the line.
+check_watchdog() {
+    local line
+    mount_part "$work/disk.img" 5 "$work/data"
+    line=$(journalctl --directory="$work/data/journal" -b 0 -o cat 2>/dev/null \
+        | grep -aiEm1 'hardware watchdog|watchdog running') || line=""
+    unmount_part
+    [ -n "$line" ] || die "systemd did not use the hardware watchdog (nothing in the journal)"
+    echo "$line"
 }
