@@ -98,6 +98,7 @@ say "ACPI power-off"
 power_off "$console"
 check_data_clean
 say "powered off cleanly; data file system clean"
-say "watchdog: $(check_watchdog)"
+check_watchdog
+say "watchdog: $watchdog"
 say "PASS: healthy after ${t_healthy}s, receipt printed, watchdog driven, clean shutdown;" \
     "total $(($(date +%s) - t0))s"

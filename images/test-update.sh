@@ -233,6 +233,8 @@ line=$(wait_console "$c" 'already running' 300)
 say "media still attached: ${line#*edge-update: }"
 power_off "$c"
 check_data_clean
+check_watchdog
+say "slot b: $watchdog"
 say "good update written to slot b, booted once, committed, healthy, clean power-off"
 }
 

@@ -183,13 +183,12 @@ check_data_clean() {
 }
 
 # check_watchdog: after a power-off, the box's journal on the data partition shows that systemd
-# drove the hardware watchdog during the last boot; prints the line.
+# drove the hardware watchdog during the last boot; sets $watchdog to the line.
 check_watchdog() {
-    local line
+    local journal
     mount_part "$work/disk.img" 5 "$work/data"
-    line=$(journalctl --directory="$work/data/journal" -b 0 -o cat 2>/dev/null \
-        | grep -aiEm1 'hardware watchdog|watchdog running') || line=""
+    journal=$(journalctl --directory="$work/data/journal" -b 0 -o cat 2>&1) || journal=""
     unmount_part
-    [ -n "$line" ] || die "systemd did not use the hardware watchdog (nothing in the journal)"
-    echo "$line"
+    watchdog=$(grep -aiE 'using hardware watchdog' <<<"$journal") \
+        || die "systemd did not use the hardware watchdog (not in the box's journal)"
 }
