@@ -171,6 +171,32 @@ PY
         || die "no clean power-down on the console: $(tail -n 20 "$1")"
 }
 
+# disk_written: bytes the running VM has written to its disk so far (QEMU's block statistics
+# through the monitor), whether or not the file grows.
+disk_written() {
+    python3 - "$work/monitor.sock" <<'PY'
+import re, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(1)
+def until_prompt():
+    out, end = b"", time.time() + 10
+    while b"(qemu)" not in out and time.time() < end:
+        try:
+            out += s.recv(65536)
+        except socket.timeout:
+            pass
+    return out.decode(errors="replace")
+until_prompt()
+s.sendall(b"info blockstats\n")
+m = re.search(r"disk0: .*?wr_bytes=(\d+)", until_prompt())
+s.close()
+if not m:
+    sys.exit("no block statistics for disk0 from the QEMU monitor")
+print(m.group(1))
+PY
+}
+
 # check_data_clean: the data file system was unmounted cleanly.
 check_data_clean() {
     local start size out
