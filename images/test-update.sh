@@ -28,7 +28,7 @@
 #    written to the inactive slot; the next boot comes up on the old slot, healthy, with
 #    nothing armed.
 # Every boot ends with an ACPI power-off that must be clean. Exit 0 only if all of it happened.
-# Needs root; phases 1-3 took 20 minutes (1183 s) on a 2-core machine shared with other builds.
+# Needs root; all five phases took 716 s on a quiet 2-core machine.
 # PHASES="tampered good bad panic kill" (the default) selects phases.
 #
 # The cloud link: with MQTT=1 (the default when mosquitto is installed) the test runs a

@@ -27,8 +27,9 @@
 //! - Only schema version 1 exists; the decoder is written to dispatch on the version so that a
 //!   version 2 body can be added beside it.
 //! - [`Envelope::encode`] does not enforce [`envelope::MAX_ENCODED_LEN`]: an event with
-//!   oversized strings encodes, and then fails to decode with `TooLarge`. The daemon bounds every
-//!   string it journals (labels, names) far below the limit.
+//!   oversized strings encodes, and then fails to decode with `TooLarge`. The daemon's store
+//!   checks the encoded size before it journals an event and refuses a larger one (`413` over
+//!   the LAN API), so no such envelope reaches the journal or the link.
 //! - Encodings are not canonical: like postcard, the decoder accepts over-long varints, so one
 //!   envelope has several valid byte forms. Deduplicate by [`EventId`] or `(store, seq)`, never
 //!   by a hash of the bytes.
