@@ -29,7 +29,8 @@
 //!   certificates, devices) and writes it into a data partition's `config/` directory as a
 //!   daemon drop-in plus the files its `mqtt.security` names; on the box, checks at every boot
 //!   what the daemon will load, sets a wrong drop-in aside and writes a status file that the
-//!   daemon's health endpoint shows.
+//!   daemon's health endpoint shows; while the box runs as the placeholder store, keeps that
+//!   store's data apart from the data directory the real store will own.
 //!
 //! # Current limitations
 //! - Transitions are reported to the journal, `status.json` and `events.jsonl` on the data

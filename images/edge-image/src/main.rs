@@ -131,6 +131,10 @@ enum Command {
         /// The daemon binary.
         #[arg(long, default_value = "/usr/bin/edge-daemon")]
         daemon: PathBuf,
+        /// The daemon's data directory as the image configures it; an unprovisioned box
+        /// keeps its data in `unprovisioned/` inside it.
+        #[arg(long, default_value = "/data/edge")]
+        data_dir: PathBuf,
     },
 }
 
@@ -370,8 +374,12 @@ fn run(cli: Cli) -> Result<(), String> {
             config_dir,
             status,
             daemon,
+            data_dir,
         } => {
-            let paths = provision::BoxPaths { config: config_dir };
+            let paths = provision::BoxPaths {
+                config: config_dir,
+                data_dir,
+            };
             let st = provision::check_box(&paths, || daemon_config(&daemon, &config))
                 .map_err(|e| s(&e))?;
             println!("edge-provision: {}", st.message);

@@ -264,6 +264,9 @@ pub const PASSWORD_FILE: &str = "mqtt-password";
 pub const DROP_IN: &str = "edge.toml.d/50-provision.toml";
 /// The store id alone, kept from a rejected drop-in, under `DATA/config/`.
 pub const KEPT_STORE_ID: &str = "edge.toml.d/40-kept-store-id.toml";
+/// Written while the box runs as the placeholder store: moves the daemon's data directory to
+/// `unprovisioned/` inside the image's one, under `DATA/config/`.
+pub const UNPROVISIONED_DATA: &str = "edge.toml.d/20-unprovisioned-data.toml";
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ProvisionError> {
     let err = |source| ProvisionError::Write {
@@ -427,6 +430,8 @@ pub enum EffectiveError {
 pub struct BoxPaths {
     /// The data partition's `config/` directory (`/data/config`).
     pub config: PathBuf,
+    /// The daemon's data directory as the image configures it (`/data/edge`).
+    pub data_dir: PathBuf,
 }
 
 impl BoxPaths {
@@ -489,7 +494,52 @@ pub fn check_effective(config: &str) -> Result<String, String> {
 /// The boot check of a box's provisioning. `effective` runs `edge-daemon config` (its
 /// output, or its error message). A missing drop-in is "not provisioned"; a drop-in that
 /// fails is moved to `config/rejected/` with the reason, so the daemon starts without it.
+///
+/// A data directory belongs to one store for good, so while the daemon runs as the
+/// placeholder store (not provisioned, or provisioned wrongly with no store id to keep) its
+/// data goes to `unprovisioned/` inside the image's data directory ([`UNPROVISIONED_DATA`]);
+/// once the box is provisioned the daemon starts afresh, as its store, in the image's one.
 pub fn check_box(
+    paths: &BoxPaths,
+    effective: impl FnMut() -> Result<String, EffectiveError>,
+) -> Result<BoxStatus, ProvisionError> {
+    let mut status = check_drop_in(paths, effective)?;
+    let file = paths.config.join(UNPROVISIONED_DATA);
+    let as_placeholder = matches!(status.state, BoxState::NotProvisioned | BoxState::Invalid)
+        && !paths.config.join(KEPT_STORE_ID).exists();
+    if !as_placeholder {
+        match fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ProvisionError::Write {
+                    path: file,
+                    source: e,
+                })
+            }
+            _ => return Ok(status),
+        }
+    }
+    let dir = paths.data_dir.join("unprovisioned");
+    if let Some(parent) = file.parent() {
+        fs::create_dir_all(parent).map_err(|source| ProvisionError::Write {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    let text = format!(
+        "# Written by edge-image provision-check while the box is not provisioned: the data of\n\
+         # the placeholder store stays apart from the store's own. Removed once provisioned.\n\
+         data_dir = {}\n",
+        toml::Value::String(dir.display().to_string())
+    );
+    write_file(&file, text.as_bytes(), 0o640)?;
+    status.message.push_str(&format!(
+        "; meanwhile the daemon keeps its data in {}",
+        dir.display()
+    ));
+    Ok(status)
+}
+
+fn check_drop_in(
     paths: &BoxPaths,
     mut effective: impl FnMut() -> Result<String, EffectiveError>,
 ) -> Result<BoxStatus, ProvisionError> {
@@ -826,6 +876,7 @@ address = "10.0.2.2:9100"
         let (data, _) = provisioned_box(t.path(), GOOD);
         let paths = BoxPaths {
             config: data.join("config"),
+            data_dir: data.join("edge"),
         };
         let broken = || Err(EffectiveError::DaemonFailed("broken daemon".into()));
         let st = check_box(&paths, broken).unwrap();
@@ -842,6 +893,7 @@ address = "10.0.2.2:9100"
         let (data, edge_toml) = provisioned_box(t.path(), GOOD);
         let paths = BoxPaths {
             config: data.join("config"),
+            data_dir: data.join("edge"),
         };
         let st = check_box(&paths, || daemon_config(&edge_toml)).unwrap();
         assert!(st.ok, "{st:?}");
@@ -861,6 +913,7 @@ address = "10.0.2.2:9100"
         fs::remove_file(data.join("config/certs/ca.pem")).unwrap();
         let paths = BoxPaths {
             config: data.join("config"),
+            data_dir: data.join("edge"),
         };
         let st = check_box(&paths, || daemon_config(&edge_toml)).unwrap();
         assert!(!st.ok);
@@ -913,6 +966,7 @@ address = "10.0.2.2:9100"
         fs::write(&drop_in, format!("{text}\n[api]\nlisten_on = 1\n")).unwrap();
         let paths = BoxPaths {
             config: data.join("config"),
+            data_dir: data.join("edge"),
         };
         let st = check_box(&paths, || daemon_config(&edge_toml)).unwrap();
         assert_eq!(st.state, BoxState::Invalid);
@@ -925,6 +979,7 @@ address = "10.0.2.2:9100"
         let t = tempfile::tempdir().unwrap();
         let paths = BoxPaths {
             config: t.path().join("config"),
+            data_dir: t.path().join("edge"),
         };
         let st = check_box(&paths, || panic!("not run without a drop-in")).unwrap();
         assert_eq!(st.state, BoxState::NotProvisioned);
@@ -934,6 +989,60 @@ address = "10.0.2.2:9100"
             "{}",
             st.message
         );
+    }
+
+    /// The box's paths as the image has them, the data partition at `data`.
+    fn image_box(data: &Path) -> BoxPaths {
+        BoxPaths {
+            config: data.join("config"),
+            data_dir: PathBuf::from("/data/edge"),
+        }
+    }
+
+    /// The store and data directory the daemon would run with.
+    fn assert_runs_as(edge_toml: &Path, store: &str, data_dir: &str) {
+        let cfg = daemon_config(edge_toml).unwrap();
+        assert!(cfg.contains(&format!("store_id = \"{store}\"")), "{cfg}");
+        assert!(cfg.contains(&format!("data_dir = \"{data_dir}\"")), "{cfg}");
+    }
+
+    #[test]
+    fn an_unprovisioned_box_keeps_its_data_apart_until_provisioned() {
+        let t = tempfile::tempdir().unwrap();
+        let (data, edge_toml) = provisioned_box(t.path(), GOOD);
+        let paths = image_box(&data);
+        let drop_in = paths.drop_in();
+        let kept = t.path().join("50-provision.toml");
+        fs::rename(&drop_in, &kept).unwrap();
+        let st = check_box(&paths, || daemon_config(&edge_toml)).unwrap();
+        assert_eq!(st.state, BoxState::NotProvisioned);
+        assert!(
+            st.message.contains("/data/edge/unprovisioned"),
+            "{}",
+            st.message
+        );
+        assert_runs_as(&edge_toml, "unprovisioned", "/data/edge/unprovisioned");
+        // Provisioned afterwards: the store's own data directory, the placeholder's left alone.
+        fs::rename(&kept, &drop_in).unwrap();
+        let st = check_box(&paths, || daemon_config(&edge_toml)).unwrap();
+        assert!(st.ok, "{st:?}");
+        assert!(!paths.config.join(UNPROVISIONED_DATA).exists());
+        assert_runs_as(&edge_toml, "store-0042", "/data/edge");
+    }
+
+    #[test]
+    fn a_wrong_provisioning_with_a_store_id_keeps_the_store_s_data_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let (data, edge_toml) = provisioned_box(t.path(), GOOD);
+        let paths = image_box(&data);
+        let drop_in = paths.drop_in();
+        let text = fs::read_to_string(&drop_in).unwrap();
+        fs::write(&drop_in, text.replace("url =", "ulr =")).unwrap();
+        let st = check_box(&paths, || daemon_config(&edge_toml)).unwrap();
+        assert_eq!(st.state, BoxState::Invalid);
+        assert!(st.message.contains("mqtt.ulr"), "{}", st.message);
+        assert!(!paths.config.join(UNPROVISIONED_DATA).exists());
+        assert_runs_as(&edge_toml, "store-0042", "/data/edge");
     }
 
     #[test]
