@@ -1,3 +1,7 @@
+# shellcheck shell=bash
+# Variables this file sets for its callers (token, watchdog, health, api_port...) and those the
+# callers set for it (here) are checked where the callers source it.
+# shellcheck disable=SC2034,SC2154
 # Shared by test-boot.sh and test-update.sh (sourced, not run): preparing a provisioned copy of
 # an image, running it in QEMU under software emulation, and cleaning up on every exit path.
 # The caller sets `set -euo pipefail` and `here` (the images/ directory).
