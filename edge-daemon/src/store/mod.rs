@@ -674,9 +674,10 @@ fn rebuild_pos_v2_to_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreErr
 mod tests;
 
 /// How long [`open_sled`] keeps retrying a held file lock. sled's background threads can hold
-/// the database file for a moment after the previous handle in this process was dropped, and a
-/// restarted daemon can find its predecessor still exiting.
-const LOCK_RETRY: Duration = Duration::from_secs(2);
+/// the database file for a moment after the previous handle in this process was dropped (the
+/// last one to let go makes a final flush, which on a disk busy with other fsyncs took more than
+/// 2 s once in CI), and a restarted daemon can find its predecessor still exiting.
+const LOCK_RETRY: Duration = Duration::from_secs(10);
 
 /// Opens sled with the settings documented in docs/CONFIGURATION.md, retrying a lock that is
 /// released within [`LOCK_RETRY`].
