@@ -673,10 +673,11 @@ fn rebuild_pos_v2_to_v3(db: &sled::Db, meta: &sled::Tree) -> Result<(), StoreErr
 #[cfg(test)]
 mod tests;
 
-/// How long [`open_sled`] keeps retrying a held file lock. sled's background threads can hold
-/// the database file for a moment after the previous handle in this process was dropped (the
-/// last one to let go makes a final flush, which on a disk busy with other fsyncs took more than
-/// 2 s once in CI), and a restarted daemon can find its predecessor still exiting.
+/// How long [`open_sled`] keeps retrying a held file lock. sled 0.34 does not wait for its
+/// background I/O thread when the last handle is dropped, and that thread holds the file lock
+/// until it ends (a known sled behaviour): a reopen in this process can find the lock still
+/// held, once for more than 2 s in CI under load. A restarted daemon can also find its
+/// predecessor still exiting.
 const LOCK_RETRY: Duration = Duration::from_secs(10);
 
 /// Opens sled with the settings documented in docs/CONFIGURATION.md, retrying a lock that is
