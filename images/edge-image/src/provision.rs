@@ -505,26 +505,22 @@ pub fn check_box(
 ) -> Result<BoxStatus, ProvisionError> {
     let mut status = check_drop_in(paths, effective)?;
     let file = paths.config.join(UNPROVISIONED_DATA);
+    let write_err = |source| ProvisionError::Write {
+        path: file.clone(),
+        source,
+    };
+    // The daemon runs as the placeholder store unless a store id was kept from a rejected
+    // drop-in (that file is only ever written by `check_drop_in`).
     let as_placeholder = matches!(status.state, BoxState::NotProvisioned | BoxState::Invalid)
         && !paths.config.join(KEPT_STORE_ID).exists();
     if !as_placeholder {
-        match fs::remove_file(&file) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(ProvisionError::Write {
-                    path: file,
-                    source: e,
-                })
-            }
-            _ => return Ok(status),
-        }
+        return match fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(write_err(e)),
+            _ => Ok(status),
+        };
     }
     let dir = paths.data_dir.join("unprovisioned");
-    if let Some(parent) = file.parent() {
-        fs::create_dir_all(parent).map_err(|source| ProvisionError::Write {
-            path: parent.to_owned(),
-            source,
-        })?;
-    }
+    fs::create_dir_all(file.parent().unwrap_or(&paths.config)).map_err(write_err)?;
     let text = format!(
         "# Written by edge-image provision-check while the box is not provisioned: the data of\n\
          # the placeholder store stays apart from the store's own. Removed once provisioned.\n\
