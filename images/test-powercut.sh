@@ -141,6 +141,5 @@ wait_health "$boot_timeout"
 result=$(check_acked) || die "after $rounds power cuts: $result"
 say "after $rounds power cuts: $result"
 power_off "$c"
-check_data_clean
 say "PASS: $rounds power cuts, every acknowledged write present, verify passed each time;" \
     "total $(($(date +%s) - t0))s"

@@ -43,7 +43,6 @@ grep -q '"ok":false,"state":"not_provisioned"' <<<"$health" || die "health: $hea
 grep -q 'NOT PROVISIONED' <<<"$health" || die "no message on the health endpoint: $health"
 say "health: $health"
 power_off "$work/console-1.log"
-check_data_clean
 
 # ------------------------------------------------------------------ 2. provisioned wrongly
 mount_part "$work/disk.img" 5 "$work/data"
@@ -60,7 +59,6 @@ grep -q '"ok":false,"state":"invalid"' <<<"$health" || die "health: $health"
 grep -q 'mqtt.ulr' <<<"$health" || die "the key is not named on the health endpoint: $health"
 say "health: $health"
 power_off "$work/console-2.log"
-check_data_clean
 
 # ------------------------------------------------------------------ 3. provisioned correctly
 cat >"$work/provision.toml" <<EOF
@@ -79,7 +77,6 @@ grep -q '"store_id":"store-0042"' <<<"$health" || die "health: $health"
 grep -q '"ok":true,"state":"provisioned"' <<<"$health" || die "health: $health"
 say "health: $health"
 power_off "$work/console-3.log"
-check_data_clean
 mount_part "$work/disk.img" 5 "$work/data"
 [ -d "$work/data/edge/unprovisioned/sled" ] \
     || die "the placeholder store's data is not in /data/edge/unprovisioned"

@@ -127,13 +127,8 @@ bridge_pid=""
 # store event it receives to $work/sink.jsonl; both stopped on exit.
 start_cloud() {
     command -v mosquitto >/dev/null || die "MQTT=1 needs mosquitto (apt-get install mosquitto)"
-    local repo target bridge_bin
-    repo=$(cd "$here/.." && pwd)
-    target=${CARGO_TARGET_DIR:-$repo/target}
-    bridge_bin=${CLOUD_BRIDGE_BIN:-$target/release/cloud-bridge}
-    if [ ! -x "$bridge_bin" ]; then
-        (cd "$repo" && CARGO_TARGET_DIR=$target cargo build --release -p cloud-bridge)
-    fi
+    local bridge_bin=${CLOUD_BRIDGE_BIN:-$target/release/cloud-bridge}
+    ensure_built "$bridge_bin" -p cloud-bridge
     mqtt_port=$(free_port)
     printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$mqtt_port" \
         >"$work/mosquitto.conf"
@@ -212,7 +207,6 @@ say "tampered bundle: ${line#*edge-update: }"
 grep -aq '"state":"armed"' "$c" && die "the tampered bundle was armed"
 wait_console "$c" '"state":"running","slot":"a"' 5 >/dev/null
 power_off "$c"
-check_data_clean
 say "tampered bundle refused, nothing armed, box on slot a, clean power-off"
 }
 
@@ -231,7 +225,6 @@ say "health on slot b: $health"
 line=$(wait_console "$c" 'already running' 300)
 say "media still attached: ${line#*edge-update: }"
 power_off "$c"
-check_data_clean
 check_watchdog
 say "slot b: $watchdog"
 say "good update written to slot b, booted once, committed, healthy, clean power-off"
@@ -275,7 +268,6 @@ line=$(wait_journal rolled_back 3.0.0-bad 120) \
     || die "no update_reported rolled_back event for 3.0.0-bad in the daemon's journal"
 say "daemon journal: $line"
 power_off "$c"
-check_data_clean
 mount_part "$work/disk.img" 5 "$work/data"
 [ -d "$work/data/update/trial-data-3.0.0-bad" ] \
     || die "no trial-data-3.0.0-bad on the data partition"
@@ -304,7 +296,6 @@ grep -q 'booted once and never committed' <<<"$line" \
 say "after the reboot: ${line#*edge-update: }"
 after_rollback 5.0.0-panic
 power_off "$c"
-check_data_clean
 say "kernel panic on the trial boot: rebooted by itself, rolled back by GRUB, reported," \
     "not retried, clean power-off"
 }
@@ -351,7 +342,7 @@ wait_health "$boot_timeout"
 line=$(wait_console "$c" '"state":"(running|committed)"' 300)
 slot=$(sed -E 's/.*"slot":"([ab])".*/\1/' <<<"$line")
 used=$(disk_written)
-# Writing a 1 GiB slot takes about 2.5 minutes under emulation; 200 MiB well within 900 s.
+# Writing a 1 GiB slot takes 1 to 2.5 minutes under emulation; 200 MiB well within 900 s.
 # QEMU's own count of written bytes, since an earlier phase may have filled the slot's part of
 # the sparse disk file already.
 deadline=$(($(date +%s) + ${KILL_WRITE_TIMEOUT:-900}))
@@ -378,7 +369,6 @@ grep -q "\"state\":\"running\",\"slot\":\"$slot\"" <<<"$line" \
     || die "after the cut: $line"
 say "after the cut: ${line#*edge-update: }"
 power_off "$c"
-check_data_clean
 say "VM killed during the write: the box stays on slot $slot, healthy, nothing armed"
 }
 

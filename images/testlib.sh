@@ -10,27 +10,32 @@ t0=$(date +%s)
 die() { echo "${0##*/}: FAIL: $*" >&2; exit 1; }
 say() { printf '%s: [%4ds] %s\n' "${0##*/}" "$(($(date +%s) - t0))" "$*"; }
 
-# Checks root, tools and binaries; sets daemon_bin, agent_bin, sim_bin, work.
+# Checks root, tools and binaries; sets repo, target, daemon_bin, agent_bin, sim_bin, work.
 test_init() {
     [ "$(id -u)" -eq 0 ] || die "must run as root (the data partition is set up via a loop mount)"
     local tool b
     for tool in qemu-system-x86_64 curl losetup mount e2fsck python3 sfdisk; do
         command -v "$tool" >/dev/null || die "$tool not found"
     done
-    local repo target
     repo=$(cd "$here/.." && pwd)
     target=${CARGO_TARGET_DIR:-$repo/target}
     daemon_bin=${DAEMON_BIN:-$target/release/edge-daemon}
     agent_bin=${IMAGE_TOOL_BIN:-$target/release/edge-image}
     sim_bin=${SIM_PRINTER_BIN:-$target/release/examples/sim_printer}
-    if [ ! -x "$sim_bin" ]; then
-        (cd "$repo" && CARGO_TARGET_DIR=$target cargo build --release -p edge-image \
-            --example sim_printer)
-    fi
-    for b in "$daemon_bin" "$agent_bin" "$sim_bin"; do [ -x "$b" ] || die "no binary $b"; done
+    ensure_built "$sim_bin" -p edge-image --example sim_printer
+    for b in "$daemon_bin" "$agent_bin"; do [ -x "$b" ] || die "no binary $b"; done
     work=$(mktemp -d /tmp/edge-test.XXXXXX)
     trap test_cleanup EXIT
     trap 'exit 130' INT TERM
+}
+
+# ensure_built BIN CARGO_ARGS...: builds BIN with `cargo build --release CARGO_ARGS` in the
+# repository when it is not there yet.
+ensure_built() {
+    local bin=$1
+    shift
+    [ -x "$bin" ] || (cd "$repo" && CARGO_TARGET_DIR=$target cargo build --release "$@")
+    [ -x "$bin" ] || die "no binary $bin"
 }
 
 loopdev=""
@@ -156,30 +161,10 @@ wait_console() {
     done
 }
 
-# power_off CONSOLE_LOG: ACPI power button; checks systemd powered off and QEMU exited 0.
-power_off() {
-    python3 - "$work/monitor.sock" <<'PY'
+# monitor COMMAND: runs one command on the running VM's QEMU monitor; prints what it answered.
+monitor() {
+    python3 - "$work/monitor.sock" "$1" <<'PY'
 import socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-time.sleep(0.3)
-s.sendall(b"system_powerdown\n")
-time.sleep(0.5)
-s.close()
-PY
-    for _ in $(seq 1 120); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 1; done
-    kill -0 "$qemu_pid" 2>/dev/null && die "VM still running 120 s after the power-off request"
-    wait "$qemu_pid" || { qemu_pid=""; die "QEMU exited with an error"; }
-    qemu_pid=""
-    grep -aq 'reboot: Power down' "$1" \
-        || die "no clean power-down on the console: $(tail -n 20 "$1")"
-}
-
-# disk_written: bytes the running VM has written to its disk so far (QEMU's block statistics
-# through the monitor), whether or not the file grows.
-disk_written() {
-    python3 - "$work/monitor.sock" <<'PY'
-import re, socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 s.settimeout(1)
@@ -192,13 +177,32 @@ def until_prompt():
             pass
     return out.decode(errors="replace")
 until_prompt()
-s.sendall(b"info blockstats\n")
-m = re.search(r"disk0: .*?wr_bytes=(\d+)", until_prompt())
+s.sendall(sys.argv[2].encode() + b"\n")
+print(until_prompt().replace("\r", ""))
 s.close()
-if not m:
-    sys.exit("no block statistics for disk0 from the QEMU monitor")
-print(m.group(1))
 PY
+}
+
+# power_off CONSOLE_LOG: ACPI power button; checks systemd powered off, QEMU exited 0 and the
+# data file system was left clean.
+power_off() {
+    monitor system_powerdown >/dev/null
+    for _ in $(seq 1 120); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$qemu_pid" 2>/dev/null && die "VM still running 120 s after the power-off request"
+    wait "$qemu_pid" || { qemu_pid=""; die "QEMU exited with an error"; }
+    qemu_pid=""
+    grep -aq 'reboot: Power down' "$1" \
+        || die "no clean power-down on the console: $(tail -n 20 "$1")"
+    check_data_clean
+}
+
+# disk_written: bytes the running VM has written to its disk so far (QEMU's block statistics),
+# whether or not the disk file grows.
+disk_written() {
+    local n
+    n=$(monitor "info blockstats" | sed -nE 's/^disk0: .*wr_bytes=([0-9]+).*/\1/p')
+    [ -n "$n" ] || die "no block statistics for disk0 from the QEMU monitor"
+    echo "$n"
 }
 
 # check_data_clean: the data file system was unmounted cleanly.
